@@ -1,0 +1,105 @@
+"""Run settings: one frozen dataclass and the three presets.
+
+Every budget the book uses (subset sizes, epochs, patience, sweep sizes) lives
+here, so a notebook never carries a `x if QUICK else y` of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES_DIR = ROOT / "figures"
+RUNS_DIR = ROOT / "runs"
+
+PRESETS = ("quick", "workshop", "full")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a notebook needs to know about the size of its run."""
+
+    preset: str
+    dataset: str = "digits"
+    seed: int = 0
+    # Caps on the number of examples (None keeps the whole split).
+    max_train: int | None = None
+    max_eval: int | None = None
+    # One model's training: an upper bound on epochs; early stopping ends it sooner.
+    epochs: int = 200
+    patience: int = 15
+    batch_size: int = 32
+    # The book's reference model.
+    latent_dim: int = 8
+    units: int = 128
+    num_layers: int = 2
+    learning_rate: float = 2e-3
+    # The latent-size sweep of notebook 01.
+    latent_sizes: tuple[int, ...] = (2, 4, 8, 16, 32)
+    # Points shown in scatter plots and UMAP views.
+    max_points: int = 2000
+    figures_dir: Path = FIGURES_DIR
+    runs_dir: Path = RUNS_DIR
+
+    def as_dict(self) -> dict[str, object]:
+        """The settings as a plain dictionary, for display."""
+        return dataclasses.asdict(self)
+
+
+_PRESETS: dict[str, dict[str, object]] = {
+    # CI's smoke run: proves the code runs, not that it learns.
+    "quick": dict(
+        max_train=240,
+        max_eval=120,
+        epochs=2,
+        patience=1,
+        batch_size=64,
+        latent_sizes=(2, 8),
+        max_points=240,
+    ),
+    # The default: all of digits, sized for a 2-core laptop.
+    "workshop": dict(),
+    # MNIST and longer runs, for a GPU or a long afternoon.
+    "full": dict(
+        dataset="mnist",
+        epochs=100,
+        patience=10,
+        batch_size=128,
+        units=256,
+        latent_sizes=(2, 4, 8, 16, 32, 64),
+        max_points=5000,
+    ),
+}
+
+
+def preset(name: str = "workshop", **overrides: object) -> RunConfig:
+    """Return the settings of a named preset, with optional overrides.
+
+    Args:
+        name: one of "quick", "workshop" (the default) and "full".
+        **overrides: fields of `RunConfig` to change, such as `dataset="mnist"`,
+            `seed=1` or `figures_dir="../figures"`. A value of None is ignored,
+            so a notebook may pass its parameters through unchanged.
+
+    Returns:
+        A frozen `RunConfig`.
+
+    Raises:
+        ValueError: for an unknown preset or an unknown field.
+    """
+    if name not in _PRESETS:
+        raise ValueError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}.")
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(
+            f"Unknown setting(s) {', '.join(unknown)}. "
+            f"Settings that can be changed: {', '.join(sorted(fields - {'preset'}))}."
+        )
+    settings = {**_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    for key in ("figures_dir", "runs_dir"):
+        if key in settings:
+            settings[key] = Path(settings[key])
+    return RunConfig(preset=name, **settings)

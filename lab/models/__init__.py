@@ -1,0 +1,5 @@
+"""Plain Keras model builders. They know nothing of KerasTuner or plotting."""
+
+from lab.models.dense import build_dense_autoencoder
+
+__all__ = ["build_dense_autoencoder"]

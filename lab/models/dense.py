@@ -1,0 +1,197 @@
+"""A dense (fully connected) autoencoder with every hyperparameter as an explicit argument."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam")
+# Each output activation comes with the loss that suits it: a sigmoid output is a
+# per-pixel probability (binary cross-entropy); a linear one is a plain value (MSE).
+OUTPUT_LOSSES = {"sigmoid": "binary_crossentropy", "linear": "mse"}
+
+
+def make_optimizer(
+    name: str = "adam",
+    *,
+    learning_rate: float = 1e-3,
+    lr_decay_rate: float | None = None,
+    lr_decay_steps: int = 100,
+) -> keras.optimizers.Optimizer:
+    """An optimizer by name, with an optional exponential learning-rate decay.
+
+    Args:
+        name: "sgd", "momentum" (SGD with Nesterov-free momentum 0.9), "rmsprop",
+            "adagrad" or "adam".
+        learning_rate: the initial step size.
+        lr_decay_rate: multiply the learning rate by this every `lr_decay_steps`
+            optimizer steps (for example 0.5); None keeps it constant.
+        lr_decay_steps: the decay period, in steps.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}. Choose one of: {', '.join(OPTIMIZERS)}.")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    lr: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
+    if lr_decay_rate is not None:
+        if not 0 < lr_decay_rate <= 1:
+            raise ValueError(f"lr_decay_rate must be in (0, 1], got {lr_decay_rate}")
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, decay_steps=lr_decay_steps, decay_rate=lr_decay_rate
+        )
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr)
+    if name == "adagrad":
+        return keras.optimizers.Adagrad(learning_rate=lr)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def layer_widths(units: int | Sequence[int], num_layers: int) -> list[int]:
+    """The encoder's hidden widths, from one width or an explicit schedule.
+
+    One integer gives `num_layers` layers of that width; a sequence is taken as
+    the schedule itself (outermost first) and must have `num_layers` entries.
+    """
+    if num_layers < 0:
+        raise ValueError(f"num_layers must be >= 0, got {num_layers}")
+    if isinstance(units, int):
+        widths = [units] * num_layers
+    else:
+        widths = [int(u) for u in units]
+        if len(widths) != num_layers:
+            raise ValueError(
+                f"units lists {len(widths)} widths but num_layers is {num_layers}; "
+                "give one width per hidden layer or a single integer."
+            )
+    if any(w < 1 for w in widths):
+        raise ValueError(f"every width must be >= 1, got {widths}")
+    return widths
+
+
+def build_dense_autoencoder(
+    input_dim: int,
+    *,
+    latent_dim: int = 8,
+    num_layers: int = 2,
+    units: int | Sequence[int] = 128,
+    activation: str = "relu",
+    latent_activation: str | None = None,
+    output_activation: str = "sigmoid",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    lr_decay_rate: float | None = None,
+    lr_decay_steps: int = 100,
+    kernel_initializer: str | None = None,
+) -> keras.Model:
+    """Build and compile a dense autoencoder.
+
+    The decoder mirrors the encoder. The model's `encoder` and `decoder` attributes
+    (also `get_layer("encoder")` and `get_layer("decoder")`) are the two halves.
+
+    Args:
+        input_dim: pixels per image.
+        latent_dim: size of the code (the bottleneck); must be below `input_dim`.
+        num_layers: hidden layers in the encoder (and again in the decoder).
+        units: hidden width, or one width per encoder layer (outermost first).
+        activation: hidden activation, one of `ACTIVATIONS`.
+        latent_activation: activation of the code layer; None means linear.
+        output_activation: "sigmoid" (binary cross-entropy loss) or "linear" (MSE).
+        dropout: dropout rate after each hidden layer, in [0, 1).
+        batch_norm: batch normalization before each hidden activation.
+        l1: L1 activity penalty on the code (a sparse autoencoder).
+        l2: L2 penalty on every weight matrix (weight decay).
+        optimizer: one of `OPTIMIZERS`.
+        learning_rate: the optimizer's initial step size.
+        lr_decay_rate: optional exponential decay factor, see `make_optimizer`.
+        lr_decay_steps: steps between two decays.
+        kernel_initializer: weight initializer; by default LeCun normal for selu
+            (which it needs to self-normalize) and Glorot uniform otherwise.
+
+    Returns:
+        The compiled autoencoder, tracking mean squared error as a metric.
+    """
+    widths = layer_widths(units, num_layers)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}.")
+    if output_activation not in OUTPUT_LOSSES:
+        raise ValueError(
+            f"output_activation must be 'sigmoid' (with binary cross-entropy) or 'linear' "
+            f"(with MSE), got {output_activation!r}"
+        )
+    if not 1 <= latent_dim < input_dim:
+        raise ValueError(
+            f"latent_dim must be between 1 and {input_dim - 1} (below the input size "
+            f"{input_dim}, or the autoencoder can simply copy its input); got {latent_dim}."
+        )
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if l1 < 0 or l2 < 0:
+        raise ValueError(f"l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+
+    init = kernel_initializer or ("lecun_normal" if activation == "selu" else "glorot_uniform")
+    weight_penalty = keras.regularizers.L2(l2) if l2 > 0 else None
+
+    def dense(width: int, name: str, act: str | None, **kwargs) -> keras.layers.Dense:
+        return keras.layers.Dense(
+            width,
+            activation=act,
+            kernel_initializer=init,
+            kernel_regularizer=weight_penalty,
+            name=name,
+            **kwargs,
+        )
+
+    def hidden_block(x, width: int, name: str):
+        if batch_norm:
+            x = dense(width, name, None)(x)
+            x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+        else:
+            x = dense(width, name, activation)(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+        return x
+
+    inputs = keras.Input(shape=(input_dim,), name="image")
+    x = inputs
+    for i, width in enumerate(widths):
+        x = hidden_block(x, width, f"enc_{i}")
+    code = dense(
+        latent_dim,
+        "code",
+        latent_activation,
+        activity_regularizer=keras.regularizers.L1(l1) if l1 > 0 else None,
+    )(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input(shape=(latent_dim,), name="code_in")
+    x = code_in
+    for i, width in enumerate(reversed(widths)):
+        x = hidden_block(x, width, f"dec_{i}")
+    outputs = dense(input_dim, "reconstruction", output_activation)(x)
+    decoder = keras.Model(code_in, outputs, name="decoder")
+
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="dense_autoencoder")
+    autoencoder.encoder = encoder
+    autoencoder.decoder = decoder
+    autoencoder.compile(
+        optimizer=make_optimizer(
+            optimizer,
+            learning_rate=learning_rate,
+            lr_decay_rate=lr_decay_rate,
+            lr_decay_steps=lr_decay_steps,
+        ),
+        loss=OUTPUT_LOSSES[output_activation],
+        metrics=[keras.metrics.MeanSquaredError(name="mse")],
+    )
+    return autoencoder

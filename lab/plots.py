@@ -1,0 +1,235 @@
+"""Figures for the book. Every `plot_*` returns a matplotlib Figure; `save_fig` writes it.
+
+Figures are built with `matplotlib.figure.Figure` rather than pyplot, so nothing
+accumulates in a global figure list; in a notebook, end the cell with the figure
+to show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lab import config
+
+DPI = 110
+_STYLE = {
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "legend.frameon": False,
+}
+_figures_dir: Path = config.FIGURES_DIR
+
+
+def use_book_style() -> None:
+    """Apply the book's plot style to matplotlib's global settings."""
+    mpl.rcParams.update(_STYLE)
+
+
+def set_figures_dir(path: Path | str) -> None:
+    """Choose the folder that `save_fig` writes to."""
+    global _figures_dir
+    _figures_dir = Path(path)
+
+
+def save_fig(fig: Figure, name: str, *, figures_dir: Path | str | None = None) -> Path:
+    """Save `fig` as `<figures_dir>/<name>.png` and return the path.
+
+    Args:
+        fig: the figure.
+        name: a stable snake_case id, prefixed with the notebook number ("01_reconstructions").
+        figures_dir: overrides the folder chosen by `lab.setup` / `set_figures_dir`.
+    """
+    if not name or any(c in name for c in "/\\ ."):
+        raise ValueError(f"Figure names are snake_case ids without dots or slashes, got {name!r}")
+    folder = Path(figures_dir) if figures_dir is not None else _figures_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    # No timestamps in the file, so an unchanged figure leaves git unchanged.
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    return path
+
+
+def _image_grid(rows: Sequence[np.ndarray], image_shape: tuple[int, int], row_titles: Sequence[str]):
+    n = min(len(r) for r in rows)
+    fig = Figure(figsize=(max(n, 2) * 0.9, len(rows) * 1.0 + 0.2), layout="constrained")
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for r, (images, title) in enumerate(zip(rows, row_titles, strict=True)):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(images[c].reshape(image_shape), cmap="binary", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center")
+    return fig, axes
+
+
+def plot_images(
+    rows: Mapping[str, np.ndarray],
+    image_shape: tuple[int, int],
+    *,
+    n: int = 10,
+    labels: Sequence[object] | None = None,
+) -> Figure:
+    """Rows of images, one row per entry of `rows` ({"noisy": ..., "clean": ...}).
+
+    Args:
+        rows: row title -> images (flattened or not), aligned by index.
+        image_shape: (height, width) of one image.
+        n: images per row.
+        labels: optional titles over the columns.
+    """
+    fig, axes = _image_grid([np.asarray(v)[:n] for v in rows.values()], image_shape, list(rows))
+    if labels is not None:
+        for c, label in enumerate(list(labels)[: axes.shape[1]]):
+            axes[0, c].set_title(str(label))
+    return fig
+
+
+def plot_reconstructions(
+    originals: np.ndarray,
+    reconstructions: np.ndarray,
+    image_shape: tuple[int, int],
+    *,
+    n: int = 10,
+) -> Figure:
+    """Originals in the top row, their reconstructions below."""
+    return plot_images({"original": originals, "reconstruction": reconstructions}, image_shape, n=n)
+
+
+def plot_pixel_statistics(x: np.ndarray, image_shape: tuple[int, int]) -> Figure:
+    """The mean image, the per-pixel standard deviation and the histogram of pixel values."""
+    fig = Figure(figsize=(10, 3), layout="constrained")
+    ax_mean, ax_std, ax_hist = fig.subplots(1, 3, width_ratios=[1, 1, 2])
+    for ax, values, title in ((ax_mean, x.mean(0), "mean image"), (ax_std, x.std(0), "pixel std")):
+        im = ax.imshow(values.reshape(image_shape), cmap="viridis")
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    ax_hist.hist(x.ravel(), bins=33, color="tab:blue")
+    ax_hist.set_yscale("log")
+    ax_hist.set_xlabel("pixel value")
+    ax_hist.set_ylabel("count (log scale)")
+    ax_hist.set_title("all pixels of the training split")
+    return fig
+
+
+def plot_loss_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]] | Mapping[str, Sequence[float]],
+    *,
+    metric: str = "loss",
+    best_epochs: Mapping[str, int] | None = None,
+    ylabel: str | None = None,
+) -> Figure:
+    """Training (solid) and validation (dashed) curves of one or several runs.
+
+    Args:
+        histories: one history ({"loss": [...], "val_loss": [...]}) or several, by name.
+        metric: the history key to draw; its `val_` twin is drawn dashed.
+        best_epochs: run name -> best epoch (1-based), marked with a dot.
+        ylabel: axis label; defaults to `metric`.
+    """
+    if metric in histories:
+        histories = {"": histories}
+    fig = Figure(figsize=(6.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    for i, (name, history) in enumerate(histories.items()):
+        color = f"C{i}"
+        label = f"{name} " if name else ""
+        epochs = np.arange(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], color=color, label=f"{label}training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "--", color=color, label=f"{label}validation")
+        if best_epochs and name in best_epochs and f"val_{metric}" in history:
+            best = best_epochs[name]
+            ax.plot(best, history[f"val_{metric}"][best - 1], "o", color=color)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel or metric)
+    ax.legend()
+    return fig
+
+
+def plot_latent_2d(
+    z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    title: str = "latent space",
+    axis_labels: tuple[str, str] = ("z[0]", "z[1]"),
+) -> Figure:
+    """A scatter of 2-D codes coloured by class label."""
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"plot_latent_2d needs codes of shape (n, 2), got {z.shape}; use plot_latent_umap")
+    fig = Figure(figsize=(5.5, 4.6), layout="constrained")
+    ax = fig.subplots()
+    scatter = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=8, alpha=0.8, vmin=-0.5, vmax=9.5)
+    fig.colorbar(scatter, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(title)
+    return fig
+
+
+def umap_embedding(z: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """Project codes to 2-D with UMAP (imported lazily: it is slow to import)."""
+    import umap
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed)
+    return reducer.fit_transform(z)
+
+
+def plot_latent_umap(z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None) -> Figure:
+    """A 2-D UMAP view of higher-dimensional codes, coloured by class label."""
+    embedding = umap_embedding(z, seed=seed)
+    return plot_latent_2d(
+        embedding,
+        labels,
+        title=title or f"UMAP of the {z.shape[1]}-D latent space",
+        axis_labels=("UMAP 1", "UMAP 2"),
+    )
+
+
+def plot_latent_size_tradeoff(frame: pd.DataFrame) -> Figure:
+    """Reconstruction error and linear-probe accuracy against latent size, per method.
+
+    Args:
+        frame: one row per (method, latent_dim) with columns `method`,
+            `latent_dim`, `val_mse` and `probe_accuracy`.
+    """
+    missing = {"method", "latent_dim", "val_mse", "probe_accuracy"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"frame lacks column(s): {', '.join(sorted(missing))}")
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax_err = fig.subplots()
+    ax_acc = ax_err.twinx()
+    ax_acc.grid(False)
+    ax_acc.spines["right"].set_visible(True)
+    for i, (method, rows) in enumerate(frame.sort_values("latent_dim").groupby("method", sort=False)):
+        color = f"C{i}"
+        ax_err.plot(rows["latent_dim"], rows["val_mse"], "o-", color=color, label=f"{method}: error")
+        ax_acc.plot(
+            rows["latent_dim"], rows["probe_accuracy"], "s--", color=color, label=f"{method}: probe accuracy"
+        )
+    ax_err.set_xscale("log", base=2)
+    sizes = sorted(frame["latent_dim"].unique())
+    ax_err.set_xticks(sizes, [str(s) for s in sizes])
+    ax_err.set_xlabel("latent size")
+    ax_err.set_ylabel("validation reconstruction MSE (solid)")
+    ax_acc.set_ylabel("linear-probe accuracy (dashed)")
+    ax_acc.set_ylim(0, 1.02)
+    handles = ax_err.get_legend_handles_labels()[0] + ax_acc.get_legend_handles_labels()[0]
+    ax_err.legend(handles=handles, loc="center right", fontsize=8)
+    return fig

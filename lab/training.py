@@ -1,0 +1,200 @@
+"""Fitting autoencoders quickly on a small CPU, with early stopping and honest epoch counts.
+
+`fit_autoencoder` runs each epoch as one compiled TensorFlow function that loops
+over the batches and calls the model's own `train_step` (and `test_step` for the
+validation split). The loss, metrics, regularization penalties and any custom
+`train_step` are Keras's own; what goes away is `model.fit`'s per-batch Python
+overhead, which dominates for models this small (see benchmarks/training_speed.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class FitResult:
+    """What one training run produced."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_trained: int = 0
+    best_epoch: int = 0
+    stopped_early: bool = False
+    diverged: bool = False
+    seconds: float = 0.0
+
+    @property
+    def best_val_loss(self) -> float:
+        """The lowest validation loss seen (NaN if there was none)."""
+        values = [v for v in self.history.get("val_loss", []) if math.isfinite(v)]
+        return min(values) if values else float("nan")
+
+
+def fit_autoencoder(
+    model: keras.Model,
+    x_train: np.ndarray,
+    x_val: np.ndarray | None = None,
+    *,
+    y_train: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    epochs: int = 100,
+    batch_size: int = 32,
+    patience: int | None = 10,
+    restore_best: bool = True,
+    seed: int = 0,
+    on_epoch_end: EpochCallback | None = None,
+) -> FitResult:
+    """Train a compiled model, stopping early when the validation loss stops improving.
+
+    Args:
+        model: a compiled Keras model (its optimizer, loss and metrics are used).
+        x_train: training inputs.
+        x_val: validation inputs; needed for early stopping.
+        y_train: training targets; defaults to `x_train` (an autoencoder).
+        y_val: validation targets; defaults to `x_val`.
+        epochs: the most epochs to train.
+        batch_size: examples per gradient step.
+        patience: stop after this many epochs without a lower validation loss;
+            None trains for all `epochs`.
+        restore_best: put back the weights of the best validation epoch.
+        seed: fixes the shuffling order.
+        on_epoch_end: called as `on_epoch_end(epoch, logs)` after every epoch,
+            for live plots.
+
+    Returns:
+        A `FitResult`: per-epoch history (`loss`, `val_loss` and every metric),
+        the epochs actually trained, the best epoch (1-based), whether training
+        stopped early or diverged (a NaN or infinite loss), and the wall time.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("Compile the model before fitting it (the builders in lab.models do).")
+    start = time.perf_counter()
+    y_train = x_train if y_train is None else y_train
+    if x_val is not None and y_val is None:
+        y_val = x_val
+
+    xt, yt = tf.constant(x_train), tf.constant(y_train)
+    _build_state(model, xt[:2], yt[:2])
+    train_epoch = _epoch_function(model, xt, yt, batch_size, training=True)
+    val_epoch = None
+    if x_val is not None:
+        val_epoch = _epoch_function(model, tf.constant(x_val), tf.constant(y_val), batch_size, training=False)
+
+    rng = np.random.default_rng(seed)
+    result = FitResult()
+    best, best_weights, waited = math.inf, None, 0
+    for epoch in range(1, epochs + 1):
+        logs = _run(model, train_epoch, tf.constant(rng.permutation(len(x_train)), tf.int32))
+        if val_epoch is not None:
+            logs.update({f"val_{k}": v for k, v in _run(model, val_epoch, None).items()})
+        for key, value in logs.items():
+            result.history.setdefault(key, []).append(value)
+        result.epochs_trained = epoch
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, logs)
+
+        monitored = logs.get("val_loss", logs["loss"])
+        if not all(math.isfinite(v) for v in logs.values()):
+            result.diverged = True
+            break
+        if monitored < best:
+            best, waited, result.best_epoch = monitored, 0, epoch
+            if restore_best:
+                best_weights = model.get_weights()
+        else:
+            waited += 1
+            if patience is not None and waited >= patience:
+                result.stopped_early = True
+                break
+
+    if restore_best and best_weights is not None:
+        model.set_weights(best_weights)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _build_state(model: keras.Model, x: tf.Tensor, y: tf.Tensor) -> None:
+    """Create every variable (optimizer slots, loss and metric state) outside the loop.
+
+    Variables may not be created inside a compiled loop, so one eager forward pass
+    builds the compiled loss and metrics, and the optimizer is built explicitly.
+    """
+    y_pred = model(x, training=False)
+    model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+    model.compute_metrics(x, y, y_pred, sample_weight=None)
+    model.optimizer.build(model.trainable_variables)
+    model.reset_metrics()
+
+
+def _epoch_function(model: keras.Model, x: tf.Tensor, y: tf.Tensor, batch_size: int, *, training: bool):
+    n = int(x.shape[0])
+    steps = -(-n // batch_size)
+    step = model.train_step if training else model.test_step
+
+    @tf.function(reduce_retracing=True)
+    def run_epoch(order: tf.Tensor | None = None):
+        for i in tf.range(steps):
+            lo, hi = i * batch_size, tf.minimum((i + 1) * batch_size, n)
+            if order is None:
+                xb, yb = x[lo:hi], y[lo:hi]
+            else:
+                idx = order[lo:hi]
+                xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+            step((xb, yb))
+
+    return run_epoch
+
+
+def _run(model: keras.Model, epoch_fn, order) -> dict[str, float]:
+    model.reset_metrics()
+    if order is None:
+        epoch_fn()
+    else:
+        epoch_fn(order)
+    return {k: float(v) for k, v in model.get_metrics_result().items()}
+
+
+def fit_with_keras(
+    model: keras.Model,
+    x_train: np.ndarray,
+    x_val: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    patience: int | None = None,
+) -> FitResult:
+    """The same training through plain `model.fit` with Keras defaults, for comparison."""
+    callbacks = []
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
+        )
+    start = time.perf_counter()
+    history = model.fit(
+        x_train,
+        x_train,
+        validation_data=(x_val, x_val),
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    losses = history.history["val_loss"]
+    return FitResult(
+        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
+        epochs_trained=len(losses),
+        best_epoch=int(np.argmin(losses)) + 1,
+        stopped_early=len(losses) < epochs,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,111 @@
+import keras
+import numpy as np
+import pytest
+
+from lab.models import build_dense_autoencoder
+from lab.models.dense import ACTIVATIONS, OPTIMIZERS, layer_widths, make_optimizer
+
+
+def test_shapes_and_reachable_halves(tiny_images):
+    model = build_dense_autoencoder(64, latent_dim=3, num_layers=2, units=16)
+    assert model(tiny_images).shape == (64, 64)
+    assert model.encoder(tiny_images).shape == (64, 3)
+    assert model.decoder(np.zeros((5, 3), "float32")).shape == (5, 64)
+    assert model.get_layer("encoder") is model.encoder
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_every_activation_builds_and_is_finite(activation, tiny_images):
+    model = build_dense_autoencoder(64, latent_dim=4, units=8, activation=activation)
+    assert np.isfinite(keras.ops.convert_to_numpy(model(tiny_images))).all()
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_optimizer_builds(name):
+    model = build_dense_autoencoder(64, latent_dim=4, units=8, optimizer=name, learning_rate=0.01)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.01)
+
+
+def test_momentum_is_sgd_with_momentum():
+    assert make_optimizer("momentum").momentum == pytest.approx(0.9)
+
+
+def test_output_activation_chooses_the_loss(tiny_images):
+    sigmoid = build_dense_autoencoder(64, latent_dim=4, units=8, output_activation="sigmoid")
+    linear = build_dense_autoencoder(64, latent_dim=4, units=8, output_activation="linear")
+    assert sigmoid.loss == "binary_crossentropy"
+    assert linear.loss == "mse"
+    out = keras.ops.convert_to_numpy(sigmoid(tiny_images))
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_width_schedule_sets_layer_sizes():
+    model = build_dense_autoencoder(64, latent_dim=4, num_layers=2, units=[32, 16])
+    enc = model.encoder
+    assert [enc.get_layer(f"enc_{i}").units for i in range(2)] == [32, 16]
+    assert [model.decoder.get_layer(f"dec_{i}").units for i in range(2)] == [16, 32]
+
+
+def test_regularizers_add_losses(tiny_images):
+    plain = build_dense_autoencoder(64, latent_dim=4, units=8)
+    plain(tiny_images)
+    assert not plain.losses
+    model = build_dense_autoencoder(64, latent_dim=4, units=8, l1=1e-3, l2=1e-3)
+    model(tiny_images)
+    assert len(model.losses) >= 2 and all(float(loss) > 0 for loss in model.losses)
+
+
+def test_dropout_and_batch_norm_layers_are_present():
+    model = build_dense_autoencoder(64, latent_dim=4, units=8, dropout=0.2, batch_norm=True)
+    kinds = {type(layer).__name__ for layer in model.encoder.layers}
+    assert {"Dropout", "BatchNormalization"} <= kinds
+
+
+def test_learning_rate_decay_is_a_schedule():
+    opt = make_optimizer("adam", learning_rate=0.1, lr_decay_rate=0.5, lr_decay_steps=10)
+    schedule = opt._learning_rate
+    assert float(schedule(10)) == pytest.approx(0.05)
+
+
+def test_selu_gets_lecun_initialisation():
+    model = build_dense_autoencoder(64, latent_dim=4, units=8, activation="selu")
+    init = model.encoder.get_layer("enc_0").kernel_initializer
+    assert type(init).__name__ == "LecunNormal"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(latent_dim=64), "latent_dim must be between 1 and 63"),
+        (dict(latent_dim=0), "latent_dim must be between"),
+        (dict(activation="swish"), "Unknown activation 'swish'"),
+        (dict(output_activation="softmax"), "output_activation must be"),
+        (dict(optimizer="lbfgs"), "Unknown optimizer 'lbfgs'"),
+        (dict(dropout=1.0), "dropout must be in"),
+        (dict(l1=-1.0), "l1 and l2 must be >= 0"),
+        (dict(units=[8, 8, 8], num_layers=2), "one width per hidden layer"),
+        (dict(learning_rate=0.0), "learning_rate must be positive"),
+    ],
+)
+def test_bad_arguments_are_explained(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_dense_autoencoder(64, **kwargs)
+
+
+def test_layer_widths():
+    assert layer_widths(16, 3) == [16, 16, 16]
+    assert layer_widths([8, 4], 2) == [8, 4]
+    assert layer_widths(16, 0) == []
+
+
+def test_save_and_load_round_trip(tmp_path, tiny_images):
+    model = build_dense_autoencoder(64, latent_dim=4, units=8)
+    path = tmp_path / "ae.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(tiny_images)),
+        keras.ops.convert_to_numpy(model(tiny_images)),
+        atol=1e-6,
+    )
+    assert loaded.get_layer("encoder").output.shape == (None, 4)

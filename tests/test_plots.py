@@ -1,0 +1,74 @@
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from lab import plots
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(0).random((12, 64)).astype("float32")
+
+
+def test_reconstructions_grid(images):
+    fig = plots.plot_reconstructions(images, images * 0.5, (8, 8), n=6)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 12
+
+
+def test_image_rows_with_labels(images):
+    fig = plots.plot_images({"noisy": images, "clean": images, "denoised": images}, (8, 8), n=4, labels="abcd")
+    assert len(fig.axes) == 12 and fig.axes[0].get_title() == "a"
+
+
+def test_loss_curves_single_and_many():
+    history = {"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0]}
+    one = plots.plot_loss_curves(history)
+    assert len(one.axes[0].lines) == 2
+    many = plots.plot_loss_curves({"a": history, "b": history}, best_epochs={"a": 3})
+    assert len(many.axes[0].lines) == 5
+
+
+def test_latent_2d_rejects_wider_codes():
+    labels = np.arange(20) % 10
+    plots.plot_latent_2d(np.random.default_rng(0).random((20, 2)), labels)
+    with pytest.raises(ValueError, match="plot_latent_umap"):
+        plots.plot_latent_2d(np.zeros((20, 3)), labels)
+
+
+def test_pixel_statistics(images):
+    assert len(plots.plot_pixel_statistics(images, (8, 8)).axes) >= 3
+
+
+def test_latent_size_tradeoff_draws_each_method_twice():
+    frame = pd.DataFrame(
+        {
+            "method": ["autoencoder"] * 2 + ["PCA"] * 2,
+            "latent_dim": [2, 8, 2, 8],
+            "val_mse": [0.03, 0.01, 0.05, 0.02],
+            "probe_accuracy": [0.7, 0.9, 0.6, 0.85],
+        }
+    )
+    fig = plots.plot_latent_size_tradeoff(frame)
+    assert sum(len(ax.lines) for ax in fig.axes) == 4
+    with pytest.raises(ValueError, match="probe_accuracy"):
+        plots.plot_latent_size_tradeoff(frame.drop(columns="probe_accuracy"))
+
+
+def test_save_fig_writes_a_png_with_a_stable_name(tmp_path, images):
+    fig = plots.plot_reconstructions(images, images, (8, 8), n=3)
+    path = plots.save_fig(fig, "01_test", figures_dir=tmp_path)
+    assert path == tmp_path / "01_test.png" and path.read_bytes()[:4] == b"\x89PNG"
+    first = path.read_bytes()
+    plots.save_fig(fig, "01_test", figures_dir=tmp_path)
+    assert path.read_bytes() == first
+    with pytest.raises(ValueError, match="snake_case"):
+        plots.save_fig(fig, "bad name.png", figures_dir=tmp_path)
+
+
+def test_save_fig_uses_the_folder_set_by_setup(tmp_path, images, monkeypatch):
+    monkeypatch.setattr(plots, "_figures_dir", plots._figures_dir)
+    plots.set_figures_dir(tmp_path / "figs")
+    path = plots.save_fig(plots.plot_reconstructions(images, images, (8, 8), n=2), "00_x")
+    assert path.parent == tmp_path / "figs" and path.exists()

@@ -1,0 +1,88 @@
+import keras
+import numpy as np
+import pytest
+
+from lab.models import build_dense_autoencoder
+from lab.training import fit_autoencoder, fit_with_keras
+
+
+def _model(**kwargs):
+    keras.utils.set_random_seed(0)
+    return build_dense_autoencoder(64, latent_dim=4, units=16, learning_rate=1e-2, **kwargs)
+
+
+def test_a_few_epochs_lower_the_loss(tiny_images):
+    result = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=8, batch_size=16, patience=None)
+    loss = result.history["loss"]
+    assert loss[-1] < loss[0]
+    assert result.epochs_trained == 8 and len(result.history["val_loss"]) == 8
+    assert set(result.history) >= {"loss", "mse", "val_loss", "val_mse"}
+    assert np.isfinite(result.best_val_loss)
+    assert result.seconds > 0
+
+
+def test_history_matches_keras_evaluate(tiny_images):
+    model = _model()
+    result = fit_autoencoder(model, tiny_images, tiny_images[:16], epochs=2, batch_size=64, restore_best=False)
+    val = model.evaluate(tiny_images[:16], tiny_images[:16], verbose=0, return_dict=True)
+    assert result.history["val_loss"][-1] == pytest.approx(val["loss"], rel=1e-4)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(tiny_images):
+    model = _model()
+    seen = []
+
+    def remember(epoch, logs):
+        seen.append((epoch, logs["val_loss"], model.get_weights()))
+
+    # A zero learning rate after a few steps would be too subtle; patience=1 on a
+    # noisy tiny problem stops well before 200 epochs.
+    result = fit_autoencoder(
+        model, tiny_images, tiny_images[:8], epochs=200, batch_size=8, patience=1, on_epoch_end=remember
+    )
+    assert result.stopped_early and result.epochs_trained < 200
+    assert len(seen) == result.epochs_trained
+    best = min(seen, key=lambda item: item[1])
+    assert best[0] == result.best_epoch
+    for restored, kept in zip(model.get_weights(), best[2], strict=True):
+        np.testing.assert_array_equal(restored, kept)
+
+
+def test_same_seed_same_curve(tiny_images):
+    a = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=3, seed=5)
+    b = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=3, seed=5)
+    assert a.history["loss"] == pytest.approx(b.history["loss"])
+
+
+def test_divergence_is_reported_not_raised(tiny_images):
+    keras.utils.set_random_seed(0)
+    model = build_dense_autoencoder(
+        64, latent_dim=4, units=16, output_activation="linear", optimizer="sgd", learning_rate=1e6
+    )
+    result = fit_autoencoder(model, tiny_images, tiny_images[:16], epochs=20, batch_size=8)
+    assert result.diverged
+    assert result.epochs_trained < 20
+
+
+def test_trains_without_validation_data(tiny_images):
+    result = fit_autoencoder(_model(), tiny_images, epochs=2, patience=None)
+    assert "val_loss" not in result.history and result.epochs_trained == 2
+
+
+def test_regularized_model_trains(tiny_images):
+    model = _model(dropout=0.1, batch_norm=True, l1=1e-4, l2=1e-4)
+    result = fit_autoencoder(model, tiny_images, tiny_images[:16], epochs=3, batch_size=16)
+    assert np.isfinite(result.history["loss"]).all()
+
+
+def test_uncompiled_model_and_bad_budget_are_explained(tiny_images):
+    raw = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64)])
+    with pytest.raises(ValueError, match="Compile the model"):
+        fit_autoencoder(raw, tiny_images)
+    with pytest.raises(ValueError, match="epochs and batch_size"):
+        fit_autoencoder(_model(), tiny_images, epochs=0)
+
+
+def test_keras_fit_comparison_reports_the_same_fields(tiny_images):
+    result = fit_with_keras(_model(), tiny_images, tiny_images[:16], epochs=2, batch_size=32)
+    assert result.epochs_trained == 2 and len(result.history["val_loss"]) == 2
