@@ -6,7 +6,6 @@ TensorFlow import. A notebook calls `lab.setup(cfg)` once, explicitly.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,17 +28,29 @@ def setup(cfg: RunConfig | None = None, *, seed: int | None = None) -> int:
     Returns:
         The seed that was applied.
     """
-    import keras
     import numpy as np
 
     from lab import plots
+    from lab._backend import keras
 
     seed = seed if seed is not None else (cfg.seed if cfg is not None else 0)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
     plots.use_book_style()
+    _show_figures_inline()
     if cfg is not None:
         plots.set_figures_dir(Path(cfg.figures_dir))
     return seed
+
+
+def _show_figures_inline() -> None:
+    """In IPython, display a matplotlib Figure that ends a cell as a PNG."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        select_figure_formats(shell, {"png"}, bbox_inches="tight")

@@ -133,6 +133,11 @@ def load_dataset(
     )
 
 
+def load_for(cfg) -> Dataset:
+    """Load the dataset, seed and caps that a `RunConfig` names."""
+    return load_dataset(cfg.dataset, seed=cfg.seed, max_train=cfg.max_train, max_eval=cfg.max_eval)
+
+
 def _load_digits() -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     from sklearn.datasets import load_digits
 
@@ -213,7 +218,9 @@ def _check_images(x: np.ndarray, y: np.ndarray, what: str) -> None:
 
 def _read_mnist_npz(paths: list[Path]):
     with np.load(paths[0], allow_pickle=False) as f:
-        x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        x_train, y_train, x_test, y_test = (
+            f[k] for k in ("x_train", "y_train", "x_test", "y_test")
+        )
     _check_images(x_train, y_train, "training")
     _check_images(x_test, y_test, "test")
     return (x_train, y_train), (x_test, y_test)
@@ -258,9 +265,16 @@ def class_counts(dataset: Dataset):
     """A table of examples per class (rows) and split (columns), with totals."""
     import pandas as pd
 
-    table = pd.DataFrame(
-        {s: pd.Series(dataset.split(s)[1]).value_counts().sort_index() for s in ("train", "val", "test")}
-    ).fillna(0).astype(int)
+    table = (
+        pd.DataFrame(
+            {
+                s: pd.Series(dataset.split(s)[1]).value_counts().sort_index()
+                for s in ("train", "val", "test")
+            }
+        )
+        .fillna(0)
+        .astype(int)
+    )
     table.index.name = "label"
     table.loc["total"] = table.sum()
     return table

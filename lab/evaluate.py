@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import warnings
 
-import keras
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from lab._backend import keras
 
 # Rows per forward pass when predicting: large enough to be fast, small enough
 # that MNIST fits in memory on a laptop.
@@ -76,3 +77,19 @@ def linear_probe_accuracy(
         warnings.simplefilter("ignore", ConvergenceWarning)
         probe.fit(z_train, y_train)
     return float(probe.score(z_eval, y_eval))
+
+
+def subspace_angles_to_pca(basis: np.ndarray, pca: PCA) -> np.ndarray:
+    """Principal angles, in degrees, between the span of `basis` rows and PCA's subspace.
+
+    For a linear autoencoder pass the decoder's weight matrix (latent_dim x pixels):
+    angles near zero mean it learned the same subspace as PCA, even though its
+    individual directions need not be the principal components.
+    """
+    from scipy.linalg import subspace_angles
+
+    if basis.shape[0] != pca.n_components_:
+        raise ValueError(
+            f"basis has {basis.shape[0]} rows but PCA has {pca.n_components_} components"
+        )
+    return np.degrees(subspace_angles(basis.T, pca.components_.T))

@@ -61,7 +61,9 @@ def save_fig(fig: Figure, name: str, *, figures_dir: Path | str | None = None) -
     return path
 
 
-def _image_grid(rows: Sequence[np.ndarray], image_shape: tuple[int, int], row_titles: Sequence[str]):
+def _image_grid(
+    rows: Sequence[np.ndarray], image_shape: tuple[int, int], row_titles: Sequence[str]
+):
     n = min(len(r) for r in rows)
     fig = Figure(figsize=(max(n, 2) * 0.9, len(rows) * 1.0 + 0.2), layout="constrained")
     axes = fig.subplots(len(rows), n, squeeze=False)
@@ -72,6 +74,7 @@ def _image_grid(rows: Sequence[np.ndarray], image_shape: tuple[int, int], row_ti
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
+            ax.spines[:].set_visible(False)
         axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center")
     return fig, axes
 
@@ -96,6 +99,18 @@ def plot_images(
         for c, label in enumerate(list(labels)[: axes.shape[1]]):
             axes[0, c].set_title(str(label))
     return fig
+
+
+def plot_samples(
+    x: np.ndarray, labels: np.ndarray, image_shape: tuple[int, int], *, per_class: int = 2
+) -> Figure:
+    """The first `per_class` images of each class, one column per class."""
+    classes = np.unique(labels)
+    picks = [np.flatnonzero(labels == c)[:per_class] for c in classes]
+    if min(len(p) for p in picks) < per_class:
+        raise ValueError(f"some class has fewer than {per_class} examples")
+    rows = {f"#{r + 1}": x[[p[r] for p in picks]] for r in range(per_class)}
+    return plot_images(rows, image_shape, n=len(classes), labels=classes)
 
 
 def plot_reconstructions(
@@ -172,10 +187,14 @@ def plot_latent_2d(
 ) -> Figure:
     """A scatter of 2-D codes coloured by class label."""
     if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"plot_latent_2d needs codes of shape (n, 2), got {z.shape}; use plot_latent_umap")
+        raise ValueError(
+            f"plot_latent_2d needs codes of shape (n, 2), got {z.shape}; use plot_latent_umap"
+        )
     fig = Figure(figsize=(5.5, 4.6), layout="constrained")
     ax = fig.subplots()
-    scatter = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=8, alpha=0.8, vmin=-0.5, vmax=9.5)
+    scatter = ax.scatter(
+        z[:, 0], z[:, 1], c=labels, cmap="tab10", s=8, alpha=0.8, vmin=-0.5, vmax=9.5
+    )
     fig.colorbar(scatter, ax=ax, ticks=range(10), label="label")
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
@@ -185,13 +204,20 @@ def plot_latent_2d(
 
 def umap_embedding(z: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
     """Project codes to 2-D with UMAP (imported lazily: it is slow to import)."""
+    import warnings
+
     import umap
 
     reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed)
-    return reducer.fit_transform(z)
+    with warnings.catch_warnings():
+        # A fixed random_state makes UMAP single-threaded, on purpose: the view is reproducible.
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        return reducer.fit_transform(z)
 
 
-def plot_latent_umap(z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None) -> Figure:
+def plot_latent_umap(
+    z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None
+) -> Figure:
     """A 2-D UMAP view of higher-dimensional codes, coloured by class label."""
     embedding = umap_embedding(z, seed=seed)
     return plot_latent_2d(
@@ -217,11 +243,19 @@ def plot_latent_size_tradeoff(frame: pd.DataFrame) -> Figure:
     ax_acc = ax_err.twinx()
     ax_acc.grid(False)
     ax_acc.spines["right"].set_visible(True)
-    for i, (method, rows) in enumerate(frame.sort_values("latent_dim").groupby("method", sort=False)):
+    for i, (method, rows) in enumerate(
+        frame.sort_values("latent_dim").groupby("method", sort=False)
+    ):
         color = f"C{i}"
-        ax_err.plot(rows["latent_dim"], rows["val_mse"], "o-", color=color, label=f"{method}: error")
+        ax_err.plot(
+            rows["latent_dim"], rows["val_mse"], "o-", color=color, label=f"{method}: error"
+        )
         ax_acc.plot(
-            rows["latent_dim"], rows["probe_accuracy"], "s--", color=color, label=f"{method}: probe accuracy"
+            rows["latent_dim"],
+            rows["probe_accuracy"],
+            "s--",
+            color=color,
+            label=f"{method}: probe accuracy",
         )
     ax_err.set_xscale("log", base=2)
     sizes = sorted(frame["latent_dim"].unique())

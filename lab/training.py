@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
-import tensorflow as tf
+
+from lab._backend import keras, tf
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -89,7 +89,9 @@ def fit_autoencoder(
     train_epoch = _epoch_function(model, xt, yt, batch_size, training=True)
     val_epoch = None
     if x_val is not None:
-        val_epoch = _epoch_function(model, tf.constant(x_val), tf.constant(y_val), batch_size, training=False)
+        val_epoch = _epoch_function(
+            model, tf.constant(x_val), tf.constant(y_val), batch_size, training=False
+        )
 
     rng = np.random.default_rng(seed)
     result = FitResult()
@@ -137,7 +139,9 @@ def _build_state(model: keras.Model, x: tf.Tensor, y: tf.Tensor) -> None:
     model.reset_metrics()
 
 
-def _epoch_function(model: keras.Model, x: tf.Tensor, y: tf.Tensor, batch_size: int, *, training: bool):
+def _epoch_function(
+    model: keras.Model, x: tf.Tensor, y: tf.Tensor, batch_size: int, *, training: bool
+):
     n = int(x.shape[0])
     steps = -(-n // batch_size)
     step = model.train_step if training else model.test_step

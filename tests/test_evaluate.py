@@ -31,7 +31,9 @@ def test_pca_error_falls_with_more_components(digits):
 
 
 def test_linear_probe_beats_chance_on_pixels_and_not_on_noise(digits):
-    accuracy = evaluate.linear_probe_accuracy(digits.x_train, digits.y_train, digits.x_val, digits.y_val)
+    accuracy = evaluate.linear_probe_accuracy(
+        digits.x_train, digits.y_train, digits.x_val, digits.y_val
+    )
     assert accuracy > 0.8
     rng = np.random.default_rng(0)
     noise = evaluate.linear_probe_accuracy(

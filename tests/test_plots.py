@@ -18,7 +18,9 @@ def test_reconstructions_grid(images):
 
 
 def test_image_rows_with_labels(images):
-    fig = plots.plot_images({"noisy": images, "clean": images, "denoised": images}, (8, 8), n=4, labels="abcd")
+    fig = plots.plot_images(
+        {"noisy": images, "clean": images, "denoised": images}, (8, 8), n=4, labels="abcd"
+    )
     assert len(fig.axes) == 12 and fig.axes[0].get_title() == "a"
 
 
@@ -72,3 +74,12 @@ def test_save_fig_uses_the_folder_set_by_setup(tmp_path, images, monkeypatch):
     plots.set_figures_dir(tmp_path / "figs")
     path = plots.save_fig(plots.plot_reconstructions(images, images, (8, 8), n=2), "00_x")
     assert path.parent == tmp_path / "figs" and path.exists()
+
+
+def test_samples_one_column_per_class():
+    labels = np.repeat(np.arange(5), 3)
+    images = np.random.default_rng(0).random((15, 64))
+    fig = plots.plot_samples(images, labels, (8, 8), per_class=2)
+    assert len(fig.axes) == 10 and [fig.axes[c].get_title() for c in range(5)] == list("01234")
+    with pytest.raises(ValueError, match="fewer than 4"):
+        plots.plot_samples(images, labels, (8, 8), per_class=4)

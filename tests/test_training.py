@@ -12,7 +12,9 @@ def _model(**kwargs):
 
 
 def test_a_few_epochs_lower_the_loss(tiny_images):
-    result = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=8, batch_size=16, patience=None)
+    result = fit_autoencoder(
+        _model(), tiny_images, tiny_images[:16], epochs=8, batch_size=16, patience=None
+    )
     loss = result.history["loss"]
     assert loss[-1] < loss[0]
     assert result.epochs_trained == 8 and len(result.history["val_loss"]) == 8
@@ -23,7 +25,9 @@ def test_a_few_epochs_lower_the_loss(tiny_images):
 
 def test_history_matches_keras_evaluate(tiny_images):
     model = _model()
-    result = fit_autoencoder(model, tiny_images, tiny_images[:16], epochs=2, batch_size=64, restore_best=False)
+    result = fit_autoencoder(
+        model, tiny_images, tiny_images[:16], epochs=2, batch_size=64, restore_best=False
+    )
     val = model.evaluate(tiny_images[:16], tiny_images[:16], verbose=0, return_dict=True)
     assert result.history["val_loss"][-1] == pytest.approx(val["loss"], rel=1e-4)
 
@@ -38,7 +42,13 @@ def test_early_stopping_stops_and_restores_the_best_weights(tiny_images):
     # A zero learning rate after a few steps would be too subtle; patience=1 on a
     # noisy tiny problem stops well before 200 epochs.
     result = fit_autoencoder(
-        model, tiny_images, tiny_images[:8], epochs=200, batch_size=8, patience=1, on_epoch_end=remember
+        model,
+        tiny_images,
+        tiny_images[:8],
+        epochs=200,
+        batch_size=8,
+        patience=1,
+        on_epoch_end=remember,
     )
     assert result.stopped_early and result.epochs_trained < 200
     assert len(seen) == result.epochs_trained

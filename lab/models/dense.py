@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import keras
+from lab._backend import keras
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam")
@@ -122,7 +122,9 @@ def build_dense_autoencoder(
     """
     widths = layer_widths(units, num_layers)
     if activation not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}.")
+        raise ValueError(
+            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
+        )
     if output_activation not in OUTPUT_LOSSES:
         raise ValueError(
             f"output_activation must be 'sigmoid' (with binary cross-entropy) or 'linear' "

@@ -1,0 +1,168 @@
+"""Running the book: finding its notebooks, checking the environment, executing with papermill.
+
+`make book` runs `python -m lab.book`; the notebook tests and the timing benchmark
+call `run_notebook`, so every notebook is executed the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from lab import config
+
+NOTEBOOKS_DIR = config.ROOT / "notebooks"
+BUILD_DIR = config.ROOT / "build"
+_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+
+
+def notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The book's notebooks (`NN_topic.ipynb`), in reading order."""
+    return sorted(p for p in Path(folder).glob("*.ipynb") if _NAME.match(p.name))
+
+
+def notebook_map(folder: Path = NOTEBOOKS_DIR) -> pd.DataFrame:
+    """Number, title and one-line summary of each notebook, read from its title cell."""
+    rows = []
+    for path in notebooks(folder):
+        cells = json.loads(path.read_text())["cells"]
+        lines = "".join(cells[0]["source"]).strip().splitlines()
+        title = lines[0].lstrip("# ").strip()
+        summary = next((line.strip() for line in lines[1:] if line.strip()), "")
+        rows.append(dict(number=path.name[:2], notebook=path.name, title=title, summary=summary))
+    return pd.DataFrame(rows).set_index("number")
+
+
+def _requirements(path: Path) -> list[str]:
+    lines = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            lines.append(line)
+    return lines
+
+
+def check_environment(requirements: Path = config.ROOT / "requirements.txt") -> pd.DataFrame:
+    """Each required package with the version asked for, the version installed, and a verdict.
+
+    Returns:
+        One row per requirement with `required`, `installed` and `ok`; a missing
+        package shows `installed` as "missing".
+    """
+    from packaging.requirements import Requirement
+
+    rows = [
+        dict(
+            package="python",
+            required=">=3.11",
+            installed=platform.python_version(),
+            ok=sys.version_info >= (3, 11),
+        )
+    ]
+    for line in _requirements(requirements):
+        req = Requirement(line)
+        try:
+            version = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            version = None
+        ok = version is not None and req.specifier.contains(version, prereleases=True)
+        rows.append(
+            dict(
+                package=req.name, required=str(req.specifier), installed=version or "missing", ok=ok
+            )
+        )
+    return pd.DataFrame(rows).set_index("package")
+
+
+def environment_problems(table: pd.DataFrame) -> list[str]:
+    """Plain-language lines for each failed row of `check_environment`, with the fix."""
+    problems = []
+    for name, row in table[~table["ok"]].iterrows():
+        if row["installed"] == "missing":
+            problems.append(
+                f"{name} is not installed: run `make setup` (or pip install -r requirements.txt)."
+            )
+        else:
+            problems.append(
+                f"{name} {row['installed']} is installed but the book is tested with "
+                f"{name}{row['required']}: run `make setup` in a fresh environment."
+            )
+    return problems
+
+
+def run_notebook(
+    path: Path,
+    *,
+    preset: str = "workshop",
+    output_dir: Path = BUILD_DIR,
+    figures_dir: Path = config.FIGURES_DIR,
+    parameters: dict[str, object] | None = None,
+    cell_timeout: int | None = 600,
+) -> float:
+    """Execute one notebook with papermill and return the wall time in seconds.
+
+    Args:
+        path: the notebook.
+        preset: injected as `PRESET`.
+        output_dir: where the executed copy is written.
+        figures_dir: injected as `FIGURES_DIR` (absolute, so the working folder does not matter).
+        parameters: further values for the notebook's parameters cell.
+        cell_timeout: seconds any one cell may run.
+    """
+    import papermill
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    params = {
+        "PRESET": preset,
+        "FIGURES_DIR": str(Path(figures_dir).resolve()),
+        **(parameters or {}),
+    }
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(path),
+        str(output_dir / Path(path).name),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(Path(path).parent),
+        progress_bar=False,
+        execution_timeout=cell_timeout,
+    )
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: execute the book (or some of it) and print the time each notebook took."""
+    parser = argparse.ArgumentParser(prog="python -m lab.book", description=main.__doc__)
+    parser.add_argument("--preset", default="workshop", choices=config.PRESETS)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01"
+    )
+    parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
+    parser.add_argument("--figures-dir", type=Path, default=config.FIGURES_DIR)
+    args = parser.parse_args(argv)
+
+    selected = [p for p in notebooks() if args.only is None or p.name[:2] in args.only]
+    if not selected:
+        print(f"No notebooks matched {args.only}; available: {[p.name for p in notebooks()]}")
+        return 2
+    for path in selected:
+        print(f"running {path.name} (preset {args.preset}) ...", flush=True)
+        seconds = run_notebook(
+            path, preset=args.preset, output_dir=args.output_dir, figures_dir=args.figures_dir
+        )
+        print(f"  {path.name}: {seconds:.1f} s -> {args.output_dir / path.name}", flush=True)
+    print(f"figures in {args.figures_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
