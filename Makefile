@@ -1,0 +1,53 @@
+# The lab book's commands. Each creates the virtual environment first if it is missing.
+#   make book   execute every notebook (PRESET=workshop) into build/, figures into figures/
+#   make test   run the whole test suite
+#   make lab    open JupyterLab on notebooks/
+#   make bench  print the speed figures (benchmarks/)
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PRESET ?= workshop
+
+.PHONY: help setup setup-dev book lab test lint bench clean
+
+help:
+	@sed -n '2,6p' Makefile
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "No python3.11 found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when a requirements file changes.
+$(VENV)/.runtime-installed: $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/python -m pip install -r requirements.txt -e .
+	@touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.runtime-installed
+
+setup-dev: $(VENV)/.dev-installed
+
+book: setup
+	$(BIN)/python -m lab.book --preset $(PRESET)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+test: setup-dev
+	$(BIN)/python -m pytest
+
+lint: setup-dev
+	$(BIN)/ruff check lab tests benchmarks
+
+bench: setup-dev
+	$(BIN)/python benchmarks/training_speed.py
+	$(BIN)/python benchmarks/notebook_times.py --preset $(PRESET)
+
+clean:
+	rm -rf build runs .pytest_cache

@@ -1,0 +1,28 @@
+"""Every notebook in notebooks/ executed with the quick preset; new notebooks are picked up."""
+
+import json
+
+import pytest
+
+from lab import book
+
+NOTEBOOKS = book.notebooks()
+
+
+def test_the_book_has_notebooks_numbered_without_gaps():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers == list(range(len(numbers))) and numbers, numbers
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs_with_the_quick_preset(path, tmp_path):
+    figures = tmp_path / "figures"
+    book.run_notebook(path, preset="quick", output_dir=tmp_path, figures_dir=figures)
+    executed = json.loads((tmp_path / path.name).read_text())
+    outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    # Each notebook saves its figures into the folder it was given, never the repo's.
+    saved = sorted(p.name for p in figures.glob("*.png"))
+    assert saved and all(name.startswith(path.name[:2] + "_") for name in saved), saved
+    assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was displayed"
