@@ -1,7 +1,7 @@
 """How fast one autoencoder trains on this machine, by training method and batch size.
 
 Prints wall time and final validation loss for 30 epochs (no early stopping) of the
-book's reference model (64-128-128-8-128-128-64) on the digits training split:
+book's reference model (the workshop settings) on the digits training split:
   - `model.fit` with Keras defaults,
   - `model.fit` with `steps_per_execution` set to one whole epoch,
   - `lab.training.fit_autoencoder` (one compiled function per epoch).

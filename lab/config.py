@@ -30,10 +30,10 @@ class RunConfig:
     # One model's training: an upper bound on epochs; early stopping ends it sooner.
     epochs: int = 200
     patience: int = 15
-    batch_size: int = 32
+    batch_size: int = 16
     # The book's reference model.
     latent_dim: int = 8
-    units: int = 128
+    units: int = 256
     num_layers: int = 2
     learning_rate: float = 2e-3
     # The latent-size sweep of notebook 01.
