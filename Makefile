@@ -37,7 +37,7 @@ book: setup
 	$(BIN)/python -m lab.book --preset $(PRESET)
 
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: setup-dev
 	$(BIN)/python -m pytest
