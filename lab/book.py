@@ -75,9 +75,7 @@ def check_environment(requirements: Path = config.ROOT / "requirements.txt") -> 
             version = None
         ok = version is not None and req.specifier.contains(version, prereleases=True)
         rows.append(
-            dict(
-                package=req.name, required=str(req.specifier), installed=version or "missing", ok=ok
-            )
+            dict(package=req.name, required=str(req.specifier), installed=version or "missing", ok=ok)
         )
     return pd.DataFrame(rows).set_index("package")
 
@@ -143,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: execute the book (or some of it) and print the time each notebook took."""
     parser = argparse.ArgumentParser(prog="python -m lab.book", description=main.__doc__)
     parser.add_argument("--preset", default="workshop", choices=config.PRESETS)
-    parser.add_argument(
-        "--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01"
-    )
+    parser.add_argument("--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01")
     parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
     parser.add_argument("--figures-dir", type=Path, default=config.FIGURES_DIR)
     args = parser.parse_args(argv)

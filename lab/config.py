@@ -38,6 +38,21 @@ class RunConfig:
     learning_rate: float = 2e-3
     # The latent-size sweep of notebook 01.
     latent_sizes: tuple[int, ...] = (2, 4, 8, 16, 32)
+    # Each run of a one-at-a-time sweep (notebooks 02 and 03): a shorter budget,
+    # the same for every run, so runs compare fairly and a sweep stays quick.
+    sweep_epochs: int = 60
+    sweep_patience: int = 8
+    # Runs per swept setting: None runs every value a notebook lists; the quick
+    # preset keeps the first few, so sweeps shrink here and never in a cell.
+    max_sweep_values: int | None = None
+    # Notebook 03: a training set small enough to overfit, trained without early stopping.
+    overfit_train_size: int = 150
+    overfit_epochs: int = 150
+    # Notebook 03: L1 strengths, noise levels, anomaly classes, label fractions.
+    l1_values: tuple[float, ...] = (0.0, 1e-4, 1e-3, 1e-2, 3e-2)
+    noise_levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5)
+    anomaly_classes: tuple[int, ...] = (7, 8, 9)
+    label_fractions: tuple[float, ...] = (0.01, 0.05, 0.1)
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -58,6 +73,14 @@ _PRESETS: dict[str, dict[str, object]] = {
         batch_size=64,
         latent_sizes=(2, 8),
         max_points=240,
+        sweep_epochs=2,
+        sweep_patience=1,
+        max_sweep_values=2,
+        overfit_train_size=60,
+        overfit_epochs=3,
+        l1_values=(0.0, 1e-3),
+        noise_levels=(0.0, 0.3),
+        label_fractions=(0.1,),
     ),
     # The default: all of digits, sized for a 2-core laptop.
     "workshop": dict(),
@@ -70,6 +93,10 @@ _PRESETS: dict[str, dict[str, object]] = {
         units=256,
         latent_sizes=(2, 4, 8, 16, 32, 64),
         max_points=5000,
+        sweep_epochs=40,
+        sweep_patience=5,
+        overfit_train_size=500,
+        overfit_epochs=200,
     ),
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -218,9 +218,7 @@ def _check_images(x: np.ndarray, y: np.ndarray, what: str) -> None:
 
 def _read_mnist_npz(paths: list[Path]):
     with np.load(paths[0], allow_pickle=False) as f:
-        x_train, y_train, x_test, y_test = (
-            f[k] for k in ("x_train", "y_train", "x_test", "y_test")
-        )
+        x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     _check_images(x_train, y_train, "training")
     _check_images(x_test, y_test, "test")
     return (x_train, y_train), (x_test, y_test)
@@ -232,9 +230,7 @@ def _read_idx(path: Path, offset: int) -> np.ndarray:
 
 
 def _read_fashion_idx(paths: list[Path]):
-    y_train, x_train, y_test, x_test = (
-        _read_idx(p, 8 if "labels" in p.name else 16) for p in paths
-    )
+    y_train, x_train, y_test, x_test = (_read_idx(p, 8 if "labels" in p.name else 16) for p in paths)
     for x, y, what in ((x_train, y_train, "training"), (x_test, y_test, "test")):
         if x.size != y.size * 28 * 28:
             raise ValueError(f"{what} file holds {x.size} pixels for {y.size} labels")
@@ -267,10 +263,7 @@ def class_counts(dataset: Dataset):
 
     table = (
         pd.DataFrame(
-            {
-                s: pd.Series(dataset.split(s)[1]).value_counts().sort_index()
-                for s in ("train", "val", "test")
-            }
+            {s: pd.Series(dataset.split(s)[1]).value_counts().sort_index() for s in ("train", "val", "test")}
         )
         .fillna(0)
         .astype(int)
@@ -278,3 +271,34 @@ def class_counts(dataset: Dataset):
     table.index.name = "label"
     table.loc["total"] = table.sum()
     return table
+
+
+def take_train(dataset: Dataset, n: int, *, seed: int = 0) -> Dataset:
+    """The same splits with only `n` training examples (stratified), for overfitting on purpose."""
+    x, y = _subsample(dataset.x_train, dataset.y_train, n, seed)
+    return replace(dataset, x_train=x, y_train=y)
+
+
+def without_classes(dataset: Dataset, classes: tuple[int, ...]) -> Dataset:
+    """The same splits with `classes` removed from the training split only.
+
+    For anomaly detection: a model trained on the result has never seen those
+    classes, which stay in the validation and test splits as anomalies.
+    """
+    if not set(classes) < set(np.unique(dataset.y_train)):
+        raise ValueError(f"classes {classes} must be a proper subset of the labels")
+    keep = ~np.isin(dataset.y_train, classes)
+    return replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep])
+
+
+def label_subset(y: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
+    """Indices of a stratified `fraction` of the examples, at least one per class."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        count = max(1, round(fraction * len(members)))
+        picks.append(rng.choice(members, size=count, replace=False))
+    return np.sort(np.concatenate(picks))

@@ -21,8 +21,7 @@ _CHUNK = 4096
 def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Run a model (or an encoder) on `x` in inference mode, without `model.predict`'s overhead."""
     parts = [
-        keras.ops.convert_to_numpy(model(x[i : i + _CHUNK], training=False))
-        for i in range(0, len(x), _CHUNK)
+        keras.ops.convert_to_numpy(model(x[i : i + _CHUNK], training=False)) for i in range(0, len(x), _CHUNK)
     ]
     return np.concatenate(parts) if parts else np.empty((0,), dtype="float32")
 
@@ -32,22 +31,72 @@ def encode(autoencoder: keras.Model, x: np.ndarray) -> np.ndarray:
     return predict(autoencoder.get_layer("encoder"), x)
 
 
-def reconstruction_errors(autoencoder: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Mean squared error over pixels, one value per example."""
-    return np.mean((predict(autoencoder, x) - x) ** 2, axis=1)
+def reconstruction_errors(
+    autoencoder: keras.Model, x: np.ndarray, target: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean squared error over pixels, one value per example.
+
+    Args:
+        autoencoder: the model.
+        x: its inputs.
+        target: what the output should be; defaults to `x`. Pass the clean
+            images with noisy inputs to measure denoising.
+    """
+    target = x if target is None else target
+    return np.mean((predict(autoencoder, x) - target) ** 2, axis=1)
 
 
-def reconstruction_error(autoencoder: keras.Model, x: np.ndarray) -> float:
-    """Mean squared error over pixels and examples."""
-    return float(np.mean(reconstruction_errors(autoencoder, x)))
+def reconstruction_error(autoencoder: keras.Model, x: np.ndarray, target: np.ndarray | None = None) -> float:
+    """Mean squared error over pixels and examples (see `reconstruction_errors`)."""
+    return float(np.mean(reconstruction_errors(autoencoder, x, target)))
+
+
+def mean_image_error(x_train: np.ndarray, x_eval: np.ndarray) -> float:
+    """MSE of always answering the mean training image: the floor any model must beat."""
+    return float(np.mean((x_eval - x_train.mean(axis=0)) ** 2))
+
+
+def code_sparsity(z: np.ndarray, *, tol: float = 1e-2) -> float:
+    """Share of code entries whose magnitude is below `tol` (near zero)."""
+    return float(np.mean(np.abs(z) < tol))
+
+
+def roc(scores: np.ndarray, is_anomaly: np.ndarray) -> dict[str, np.ndarray | float]:
+    """The ROC curve of anomaly `scores` (higher = more anomalous) and its area.
+
+    Returns:
+        A dict with `fpr`, `tpr`, `thresholds` (arrays) and `auc` (a float).
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    if len(np.unique(is_anomaly)) != 2:
+        raise ValueError("ROC needs both normal and anomalous examples")
+    fpr, tpr, thresholds = roc_curve(is_anomaly, scores)
+    return dict(fpr=fpr, tpr=tpr, thresholds=thresholds, auc=float(roc_auc_score(is_anomaly, scores)))
+
+
+def choose_threshold(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
+    """The score threshold that maximizes TPR - FPR (Youden's J), to be chosen on validation data."""
+    curve = roc(scores, is_anomaly)
+    best = int(np.argmax(curve["tpr"] - curve["fpr"]))
+    return float(min(curve["thresholds"][best], np.max(scores)))
+
+
+def detection_rates(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float) -> dict[str, float]:
+    """True- and false-positive rates and precision of flagging `scores >= threshold`."""
+    flagged = scores >= threshold
+    is_anomaly = np.asarray(is_anomaly, bool)
+    return dict(
+        tpr=float(flagged[is_anomaly].mean()),
+        fpr=float(flagged[~is_anomaly].mean()),
+        precision=float(is_anomaly[flagged].mean()) if flagged.any() else float("nan"),
+    )
 
 
 def fit_pca(x_train: np.ndarray, latent_dim: int, *, seed: int = 0) -> PCA:
     """PCA with `latent_dim` components, fitted on the training split only."""
     if not 1 <= latent_dim <= min(x_train.shape):
-        raise ValueError(
-            f"PCA needs 1 <= latent_dim <= {min(x_train.shape)} for this data, got {latent_dim}"
-        )
+        raise ValueError(f"PCA needs 1 <= latent_dim <= {min(x_train.shape)} for this data, got {latent_dim}")
     return PCA(n_components=latent_dim, random_state=seed).fit(x_train)
 
 
@@ -89,7 +138,5 @@ def subspace_angles_to_pca(basis: np.ndarray, pca: PCA) -> np.ndarray:
     from scipy.linalg import subspace_angles
 
     if basis.shape[0] != pca.n_components_:
-        raise ValueError(
-            f"basis has {basis.shape[0]} rows but PCA has {pca.n_components_} components"
-        )
+        raise ValueError(f"basis has {basis.shape[0]} rows but PCA has {pca.n_components_} components")
     return np.degrees(subspace_angles(basis.T, pca.components_.T))

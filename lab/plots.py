@@ -61,9 +61,7 @@ def save_fig(fig: Figure, name: str, *, figures_dir: Path | str | None = None) -
     return path
 
 
-def _image_grid(
-    rows: Sequence[np.ndarray], image_shape: tuple[int, int], row_titles: Sequence[str]
-):
+def _image_grid(rows: Sequence[np.ndarray], image_shape: tuple[int, int], row_titles: Sequence[str]):
     n = min(len(r) for r in rows)
     fig = Figure(figsize=(max(n, 2) * 0.9, len(rows) * 1.0 + 0.2), layout="constrained")
     axes = fig.subplots(len(rows), n, squeeze=False)
@@ -187,14 +185,10 @@ def plot_latent_2d(
 ) -> Figure:
     """A scatter of 2-D codes coloured by class label."""
     if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(
-            f"plot_latent_2d needs codes of shape (n, 2), got {z.shape}; use plot_latent_umap"
-        )
+        raise ValueError(f"plot_latent_2d needs codes of shape (n, 2), got {z.shape}; use plot_latent_umap")
     fig = Figure(figsize=(5.5, 4.6), layout="constrained")
     ax = fig.subplots()
-    scatter = ax.scatter(
-        z[:, 0], z[:, 1], c=labels, cmap="tab10", s=8, alpha=0.8, vmin=-0.5, vmax=9.5
-    )
+    scatter = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=8, alpha=0.8, vmin=-0.5, vmax=9.5)
     fig.colorbar(scatter, ax=ax, ticks=range(10), label="label")
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
@@ -215,9 +209,7 @@ def umap_embedding(z: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np
         return reducer.fit_transform(z)
 
 
-def plot_latent_umap(
-    z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None
-) -> Figure:
+def plot_latent_umap(z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None) -> Figure:
     """A 2-D UMAP view of higher-dimensional codes, coloured by class label."""
     embedding = umap_embedding(z, seed=seed)
     return plot_latent_2d(
@@ -243,13 +235,9 @@ def plot_latent_size_tradeoff(frame: pd.DataFrame) -> Figure:
     ax_acc = ax_err.twinx()
     ax_acc.grid(False)
     ax_acc.spines["right"].set_visible(True)
-    for i, (method, rows) in enumerate(
-        frame.sort_values("latent_dim").groupby("method", sort=False)
-    ):
+    for i, (method, rows) in enumerate(frame.sort_values("latent_dim").groupby("method", sort=False)):
         color = f"C{i}"
-        ax_err.plot(
-            rows["latent_dim"], rows["val_mse"], "o-", color=color, label=f"{method}: error"
-        )
+        ax_err.plot(rows["latent_dim"], rows["val_mse"], "o-", color=color, label=f"{method}: error")
         ax_acc.plot(
             rows["latent_dim"],
             rows["probe_accuracy"],
@@ -266,4 +254,181 @@ def plot_latent_size_tradeoff(frame: pd.DataFrame) -> Figure:
     ax_acc.set_ylim(0, 1.02)
     handles = ax_err.get_legend_handles_labels()[0] + ax_acc.get_legend_handles_labels()[0]
     ax_err.legend(handles=handles, loc="center right", fontsize=8)
+    return fig
+
+
+_STATUS_STYLE = {"diverged": ("x", "tab:red"), "stalled": ("v", "black")}
+
+
+def plot_sweep(
+    frame: pd.DataFrame,
+    param: str,
+    metrics: Sequence[str] = ("val_mse",),
+    *,
+    log_x: bool = False,
+    hue: str | None = None,
+    ylabels: Mapping[str, str] | None = None,
+) -> Figure:
+    """One panel per metric against a swept setting; failed runs are marked, never hidden.
+
+    Numeric settings are drawn as lines, others (activations, optimizers) as bars.
+    A run whose `status` is "diverged" (NaN loss) is marked with a red cross at the
+    top of the panel, a "stalled" one (no better than the mean image) with a
+    black triangle.
+
+    Args:
+        frame: a sweep table (see `lab.sweeps.grid`), with a `status` column.
+        param: the swept column, drawn on the x axis.
+        metrics: columns to draw, one panel each.
+        log_x: a logarithmic x axis, for learning rates and penalties.
+        hue: a second swept column, one line per value (numeric `param` only).
+        ylabels: metric -> axis label.
+    """
+    ylabels = ylabels or {}
+    fig = Figure(figsize=(4.2 * len(metrics) + 0.6, 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
+    numeric = pd.api.types.is_numeric_dtype(frame[param]) and not pd.api.types.is_bool_dtype(frame[param])
+    groups = list(frame.groupby(hue, sort=False)) if hue else [(None, frame)]
+    for ax, metric in zip(axes, metrics, strict=True):
+        top = np.nanmax(frame[metric].to_numpy(dtype=float)) if frame[metric].notna().any() else 1.0
+        for i, (name, rows) in enumerate(groups):
+            color = f"C{i}"
+            label = f"{hue}={name}" if hue else None
+            if numeric:
+                ax.plot(rows[param], rows[metric], "o-", color=color, label=label)
+            else:
+                positions = np.arange(len(rows))
+                ax.bar(positions, rows[metric].fillna(0), color=color)
+                ax.set_xticks(positions, [str(v) for v in rows[param]], rotation=20)
+            for status, (marker, mcolor) in _STATUS_STYLE.items():
+                bad = rows[rows["status"] == status]
+                if bad.empty:
+                    continue
+                xs = bad[param] if numeric else np.flatnonzero((rows["status"] == status).to_numpy())
+                ys = bad[metric].fillna(top * 1.05) if status == "stalled" else np.full(len(bad), top * 1.05)
+                ax.plot(xs, ys, marker, color=mcolor, markersize=10, mew=2, linestyle="none", label=status)
+        if numeric and log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(param)
+        ax.set_ylabel(ylabels.get(metric, metric))
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            unique = dict(zip(labels, handles, strict=True))
+            ax.legend(unique.values(), unique.keys(), fontsize=8)
+    return fig
+
+
+def plot_heatmap(frame: pd.DataFrame, row: str, col: str, value: str = "val_mse") -> Figure:
+    """A grid of runs as a heatmap of `value`; diverged or stalled cells are labelled so."""
+    table = frame.pivot(index=row, columns=col, values=value)
+    status = frame.pivot(index=row, columns=col, values="status")
+    fig = Figure(figsize=(1.6 * table.shape[1] + 2.4, 0.8 * table.shape[0] + 1.4), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(table.to_numpy(dtype=float), cmap="viridis_r", aspect="auto")
+    fig.colorbar(image, ax=ax, label=value)
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
+    ax.set_xlabel(col)
+    ax.set_ylabel(row)
+    ax.grid(False)
+    for (r, c), v in np.ndenumerate(table.to_numpy(dtype=float)):
+        state = status.iloc[r, c]
+        text = f"{v:.4f}" if state == "ok" else state
+        # Dark text on the light end of the colour map, light text on the dark end.
+        light = np.isfinite(v) and image.norm(v) < 0.5
+        ax.text(
+            c,
+            r,
+            text,
+            ha="center",
+            va="center",
+            color="tab:red" if state != "ok" else ("black" if light else "white"),
+        )
+    return fig
+
+
+def plot_grouped_bars(
+    frame: pd.DataFrame, group: str, hue: str, value: str, *, ylabel: str | None = None
+) -> Figure:
+    """Bars of `value`, one group per value of `group`, one colour per value of `hue`."""
+    table = frame.pivot(index=group, columns=hue, values=value)
+    table = table[list(dict.fromkeys(frame[hue]))]
+    fig = Figure(figsize=(max(6.0, 1.4 * table.shape[0] * table.shape[1] / 2), 3.8), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / table.shape[1]
+    for i, name in enumerate(table.columns):
+        ax.bar(
+            np.arange(table.shape[0]) + (i - (table.shape[1] - 1) / 2) * width, table[name], width, label=name
+        )
+    ax.set_xticks(range(table.shape[0]), [str(g) for g in table.index])
+    ax.set_xlabel(group)
+    ax.set_ylabel(ylabel or value)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_tradeoff(
+    frame: pd.DataFrame, x: str, y: str, label: str, *, xlabel: str | None = None, ylabel: str | None = None
+) -> Figure:
+    """A curve of `y` against `x`, each point annotated with its `label` value."""
+    fig = Figure(figsize=(5.8, 4.0), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(frame[x], frame[y], "o-")
+    for _, row in frame.iterrows():
+        ax.annotate(
+            f"{label}={row[label]:g}", (row[x], row[y]), textcoords="offset points", xytext=(6, 4), fontsize=8
+        )
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    return fig
+
+
+def plot_denoising(table: pd.DataFrame) -> Figure:
+    """Denoising error against test noise level, one line per training noise level."""
+    fig = Figure(figsize=(6.2, 4.0), layout="constrained")
+    ax = fig.subplots()
+    for i, (trained_with, rows) in enumerate(table.groupby("trained_with")):
+        ax.plot(
+            rows["test_noise"],
+            rows["denoised_mse"],
+            "o-",
+            color=f"C{i}",
+            label=f"trained with noise {trained_with:g}",
+        )
+    first = table.groupby("test_noise")["noisy_mse"].first()
+    ax.plot(first.index, first.to_numpy(), "k--", label="noisy input (no model)")
+    ax.set_xlabel("test noise std")
+    ax.set_ylabel("MSE against the clean image")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_score_histograms(
+    scores: np.ndarray, is_anomaly: np.ndarray, threshold: float | None = None
+) -> Figure:
+    """Histograms of anomaly scores for normal and anomalous examples, with the threshold."""
+    fig = Figure(figsize=(6.2, 3.8), layout="constrained")
+    ax = fig.subplots()
+    bins = np.histogram_bin_edges(scores, bins=40)
+    ax.hist(scores[~is_anomaly], bins=bins, alpha=0.6, label="normal", density=True)
+    ax.hist(scores[is_anomaly], bins=bins, alpha=0.6, label="anomalous", density=True)
+    if threshold is not None:
+        ax.axvline(threshold, color="k", linestyle="--", label="threshold")
+    ax.set_xlabel("reconstruction error (anomaly score)")
+    ax.set_ylabel("density")
+    ax.legend()
+    return fig
+
+
+def plot_roc(curves: Mapping[str, Mapping[str, object]]) -> Figure:
+    """ROC curves by name (each from `lab.evaluate.roc`), with their AUC in the legend."""
+    fig = Figure(figsize=(4.8, 4.4), layout="constrained")
+    ax = fig.subplots()
+    for name, curve in curves.items():
+        ax.plot(curve["fpr"], curve["tpr"], label=f"{name} (AUC {curve['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right", fontsize=8)
     return fig

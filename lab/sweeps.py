@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lab import evaluate
@@ -14,6 +18,9 @@ from lab.data import Dataset
 from lab.models import build_dense_autoencoder
 from lab.training import FitResult, fit_autoencoder
 
+# Settings that belong to training rather than to the model builder.
+FIT_ARGUMENTS = ("epochs", "patience", "batch_size")
+
 
 @dataclass
 class Trained:
@@ -22,6 +29,25 @@ class Trained:
     model: keras.Model
     result: FitResult
     settings: dict[str, Any]
+
+
+@dataclass
+class Sweep:
+    """The table of a sweep (one row per run) and the trained runs, in the same order."""
+
+    frame: pd.DataFrame
+    runs: list[Trained]
+
+    def run(self, **settings: Any) -> Trained:
+        """The run whose settings include all of `settings`."""
+        for trained in self.runs:
+            if all(trained.settings.get(k) == v for k, v in settings.items()):
+                return trained
+        raise KeyError(f"no run with {settings}")
+
+    def histories(self, param: str) -> dict[str, dict[str, list[float]]]:
+        """Training histories keyed by the value of `param`, for `plot_loss_curves`."""
+        return {f"{param}={t.settings[param]}": t.result.history for t in self.runs}
 
 
 def reference_settings(cfg: RunConfig, **overrides: Any) -> dict[str, Any]:
@@ -42,27 +68,115 @@ def train_dense(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     Args:
         dataset: the splits; training uses `train`, early stopping uses `val`.
         cfg: budgets (epochs, patience, batch size) and the seed.
-        **overrides: builder arguments to change, such as `latent_dim=2`.
+        **overrides: builder arguments to change, such as `latent_dim=2`, and
+            the training settings `epochs`, `patience` and `batch_size`.
     """
+    fit = dict(epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size)
+    fit.update({k: overrides.pop(k) for k in FIT_ARGUMENTS if k in overrides})
     settings = reference_settings(cfg, **overrides)
     keras.utils.set_random_seed(cfg.seed)
     model = build_dense_autoencoder(dataset.n_features, **settings)
-    result = fit_autoencoder(
-        model,
-        dataset.x_train,
-        dataset.x_val,
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        patience=cfg.patience,
-        seed=cfg.seed,
+    result = fit_autoencoder(model, dataset.x_train, dataset.x_val, seed=cfg.seed, **fit)
+    return Trained(model=model, result=result, settings={**settings, **fit})
+
+
+def run_status(val_mse: float, baseline_mse: float, diverged: bool) -> str:
+    """ "diverged" (a non-finite loss), "stalled" (no better than the mean image) or "ok"."""
+    if diverged or not math.isfinite(val_mse):
+        return "diverged"
+    if val_mse >= 0.95 * baseline_mse:
+        return "stalled"
+    return "ok"
+
+
+def _row(dataset: Dataset, trained: Trained, baseline: float) -> dict[str, Any]:
+    result = trained.result
+    with np.errstate(all="ignore"):
+        val_mse = evaluate.reconstruction_error(trained.model, dataset.x_val)
+        train_mse = evaluate.reconstruction_error(trained.model, dataset.x_train)
+    finite = [v for v in result.history.get("loss", []) if math.isfinite(v)]
+    status = run_status(val_mse, baseline, result.diverged)
+    return dict(
+        val_mse=val_mse if status != "diverged" else float("nan"),
+        train_mse=train_mse if status != "diverged" else float("nan"),
+        best_val_loss=result.best_val_loss,
+        final_train_loss=finite[-1] if finite else float("nan"),
+        epochs_trained=result.epochs_trained,
+        best_epoch=result.best_epoch,
+        seconds=result.seconds,
+        seconds_per_epoch=result.seconds / max(result.epochs_trained, 1),
+        status=status,
     )
-    return Trained(model=model, result=result, settings=settings)
+
+
+def runs(dataset: Dataset, cfg: RunConfig, settings: Sequence[dict[str, Any]], **fixed: Any) -> Sweep:
+    """Train one model per entry of `settings`, everything else held fixed.
+
+    Every run uses the same seed and the sweep budget (`cfg.sweep_epochs`,
+    `cfg.sweep_patience`) unless `fixed` or an entry sets `epochs` or `patience`.
+    With `cfg.max_sweep_values` set (the quick preset), only the first entries run.
+
+    Args:
+        dataset: the splits.
+        cfg: budgets and the seed.
+        settings: one dict of settings per run, such as
+            [{"optimizer": "sgd", "learning_rate": 0.5}, {"optimizer": "adam"}].
+        **fixed: further settings shared by every run.
+
+    Returns:
+        A `Sweep` whose frame has one column per setting named in `settings` and
+        `val_mse`, `train_mse`, `best_val_loss`, `final_train_loss`,
+        `epochs_trained`, `best_epoch`, `seconds`, `seconds_per_epoch` and `status`.
+    """
+    if not settings:
+        raise ValueError("settings must list at least one run")
+    budget = dict(epochs=cfg.sweep_epochs, patience=cfg.sweep_patience)
+    baseline = evaluate.mean_image_error(dataset.x_train, dataset.x_val)
+    rows, trained_runs = [], []
+    for combo in list(settings)[: cfg.max_sweep_values]:
+        trained = train_dense(dataset, cfg, **{**budget, **fixed, **combo})
+        trained_runs.append(trained)
+        rows.append({**combo, **_row(dataset, trained, baseline)})
+    return Sweep(frame=pd.DataFrame(rows), runs=trained_runs)
+
+
+def grid(dataset: Dataset, cfg: RunConfig, params: dict[str, Sequence[Any]], **fixed: Any) -> Sweep:
+    """One run per combination of `params` (each list cut to `cfg.max_sweep_values`); see `runs`."""
+    if not params:
+        raise ValueError("params must name at least one setting to vary")
+    names = list(params)
+    values = [list(params[n])[: cfg.max_sweep_values] for n in names]
+    combos = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+    return runs(dataset, replace(cfg, max_sweep_values=None), combos, **fixed)
+
+
+def sweep(dataset: Dataset, cfg: RunConfig, param: str, values: Sequence[Any], **fixed: Any) -> Sweep:
+    """Vary one setting over `values`, holding the rest fixed (see `runs`)."""
+    return grid(dataset, cfg, {param: values}, **fixed)
+
+
+def summarize(frame: pd.DataFrame, param: str, metric: str = "val_mse") -> str:
+    """One sentence on a sweep: the best and worst value of `param`, and any failed runs."""
+    ok = frame[frame["status"] == "ok"]
+    parts = []
+    if not ok.empty:
+        best, worst = ok.loc[ok[metric].idxmin()], ok.loc[ok[metric].idxmax()]
+        parts.append(f"lowest {metric} with {param}={best[param]} ({best[metric]:.4f})")
+        if len(ok) > 1:
+            parts.append(f"highest with {param}={worst[param]} ({worst[metric]:.4f})")
+    for status in ("stalled", "diverged"):
+        bad = frame[frame["status"] == status]
+        if not bad.empty:
+            parts.append(f"{status}: {', '.join(f'{param}={v}' for v in bad[param])}")
+    return "; ".join(parts) + "."
 
 
 def latent_size_sweep(
     dataset: Dataset, cfg: RunConfig, sizes: tuple[int, ...] | None = None
 ) -> tuple[pd.DataFrame, dict[int, Trained]]:
     """Autoencoder and PCA at each latent size, scored on the validation split.
+
+    The autoencoders train with the full budget (`cfg.epochs`, `cfg.patience`).
 
     Returns:
         A table with one row per (method, latent_dim): `val_mse`,

@@ -89,9 +89,7 @@ def fit_autoencoder(
     train_epoch = _epoch_function(model, xt, yt, batch_size, training=True)
     val_epoch = None
     if x_val is not None:
-        val_epoch = _epoch_function(
-            model, tf.constant(x_val), tf.constant(y_val), batch_size, training=False
-        )
+        val_epoch = _epoch_function(model, tf.constant(x_val), tf.constant(y_val), batch_size, training=False)
 
     rng = np.random.default_rng(seed)
     result = FitResult()
@@ -139,9 +137,7 @@ def _build_state(model: keras.Model, x: tf.Tensor, y: tf.Tensor) -> None:
     model.reset_metrics()
 
 
-def _epoch_function(
-    model: keras.Model, x: tf.Tensor, y: tf.Tensor, batch_size: int, *, training: bool
-):
+def _epoch_function(model: keras.Model, x: tf.Tensor, y: tf.Tensor, batch_size: int, *, training: bool):
     n = int(x.shape[0])
     steps = -(-n // batch_size)
     step = model.train_step if training else model.test_step
@@ -181,9 +177,7 @@ def fit_with_keras(
     """The same training through plain `model.fit` with Keras defaults, for comparison."""
     callbacks = []
     if patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)
-        )
+        callbacks.append(keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True))
     start = time.perf_counter()
     history = model.fit(
         x_train,

@@ -13,6 +13,32 @@ OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam")
 OUTPUT_LOSSES = {"sigmoid": "binary_crossentropy", "linear": "mse"}
 
 
+@keras.saving.register_keras_serializable(package="lab")
+class MaskingNoise(keras.layers.Layer):
+    """Set a random share `rate` of the inputs to zero, during training only.
+
+    Unlike Dropout it does not rescale the pixels that are kept: a masked image
+    looks like an image with missing ink, which is what a denoiser should undo.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"mask_fraction must be in [0, 1), got {rate}")
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        keep = keras.random.uniform(keras.ops.shape(inputs), seed=self.seed_generator) >= self.rate
+        return inputs * keras.ops.cast(keep, inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def make_optimizer(
     name: str = "adam",
     *,
@@ -92,6 +118,8 @@ def build_dense_autoencoder(
     lr_decay_rate: float | None = None,
     lr_decay_steps: int = 100,
     kernel_initializer: str | None = None,
+    noise_std: float = 0.0,
+    mask_fraction: float = 0.0,
 ) -> keras.Model:
     """Build and compile a dense autoencoder.
 
@@ -116,15 +144,16 @@ def build_dense_autoencoder(
         lr_decay_steps: steps between two decays.
         kernel_initializer: weight initializer; by default LeCun normal for selu
             (which it needs to self-normalize) and Glorot uniform otherwise.
+        noise_std: Gaussian noise added to the input during training only (a
+            denoising autoencoder); the target stays the clean image.
+        mask_fraction: share of input pixels set to zero during training only.
 
     Returns:
         The compiled autoencoder, tracking mean squared error as a metric.
     """
     widths = layer_widths(units, num_layers)
     if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
-        )
+        raise ValueError(f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}.")
     if output_activation not in OUTPUT_LOSSES:
         raise ValueError(
             f"output_activation must be 'sigmoid' (with binary cross-entropy) or 'linear' "
@@ -139,6 +168,8 @@ def build_dense_autoencoder(
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if l1 < 0 or l2 < 0:
         raise ValueError(f"l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+    if noise_std < 0:
+        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
 
     init = kernel_initializer or ("lecun_normal" if activation == "selu" else "glorot_uniform")
     weight_penalty = keras.regularizers.L2(l2) if l2 > 0 else None
@@ -166,6 +197,12 @@ def build_dense_autoencoder(
 
     inputs = keras.Input(shape=(input_dim,), name="image")
     x = inputs
+    # Corruption layers are identities at inference: the code of a clean image
+    # is what the encoder reports, and val_loss measures clean reconstruction.
+    if noise_std > 0:
+        x = keras.layers.GaussianNoise(noise_std, name="gaussian_noise")(x)
+    if mask_fraction > 0:
+        x = MaskingNoise(mask_fraction, name="masking_noise")(x)
     for i, width in enumerate(widths):
         x = hidden_block(x, width, f"enc_{i}")
     code = dense(
