@@ -279,16 +279,22 @@ def take_train(dataset: Dataset, n: int, *, seed: int = 0) -> Dataset:
     return replace(dataset, x_train=x, y_train=y)
 
 
-def without_classes(dataset: Dataset, classes: tuple[int, ...]) -> Dataset:
-    """The same splits with `classes` removed from the training split only.
+def without_classes(
+    dataset: Dataset, classes: tuple[int, ...], *, splits: tuple[str, ...] = ("train",)
+) -> Dataset:
+    """The same dataset with `classes` removed from the named splits.
 
-    For anomaly detection: a model trained on the result has never seen those
-    classes, which stay in the validation and test splits as anomalies.
+    For anomaly detection: a model trained (and early-stopped) on the result has
+    never seen those classes; the untouched splits keep them as anomalies.
     """
     if not set(classes) < set(np.unique(dataset.y_train)):
         raise ValueError(f"classes {classes} must be a proper subset of the labels")
-    keep = ~np.isin(dataset.y_train, classes)
-    return replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep])
+    changes = {}
+    for split in splits:
+        x, y = dataset.split(split)
+        keep = ~np.isin(y, classes)
+        changes[f"x_{split}"], changes[f"y_{split}"] = x[keep], y[keep]
+    return replace(dataset, **changes)
 
 
 def label_subset(y: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:

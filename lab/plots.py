@@ -363,7 +363,7 @@ def plot_grouped_bars(
     ax.set_xticks(range(table.shape[0]), [str(g) for g in table.index])
     ax.set_xlabel(group)
     ax.set_ylabel(ylabel or value)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,7 +19,7 @@ from lab.models import build_dense_autoencoder
 from lab.training import FitResult, fit_autoencoder
 
 # Settings that belong to training rather than to the model builder.
-FIT_ARGUMENTS = ("epochs", "patience", "batch_size")
+FIT_ARGUMENTS = ("epochs", "patience", "batch_size", "restore_best")
 
 
 @dataclass
@@ -45,6 +45,11 @@ class Sweep:
                 return trained
         raise KeyError(f"no run with {settings}")
 
+    def add_column(self, name: str, measure: Callable[[Trained], float]) -> pd.DataFrame:
+        """Add a column computed from each trained run, such as the sparsity of its code."""
+        self.frame[name] = [measure(trained) for trained in self.runs]
+        return self.frame
+
     def histories(self, param: str) -> dict[str, dict[str, list[float]]]:
         """Training histories keyed by the value of `param`, for `plot_loss_curves`."""
         return {f"{param}={t.settings[param]}": t.result.history for t in self.runs}
@@ -69,7 +74,7 @@ def train_dense(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
         dataset: the splits; training uses `train`, early stopping uses `val`.
         cfg: budgets (epochs, patience, batch size) and the seed.
         **overrides: builder arguments to change, such as `latent_dim=2`, and
-            the training settings `epochs`, `patience` and `batch_size`.
+            the training settings `epochs`, `patience`, `batch_size` and `restore_best`.
     """
     fit = dict(epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size)
     fit.update({k: overrides.pop(k) for k in FIT_ARGUMENTS if k in overrides})

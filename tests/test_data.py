@@ -146,3 +146,23 @@ def test_masking_noise_zeroes_about_the_fraction(tiny_images):
     np.testing.assert_array_equal(data.add_masking_noise(tiny_images, 0.0), tiny_images)
     with pytest.raises(ValueError):
         data.add_masking_noise(tiny_images, 1.5)
+
+
+def test_take_train_keeps_the_other_splits():
+    ds = data.load_dataset("digits")
+    small = data.take_train(ds, 50)
+    assert small.sizes()["train"] == 50 and set(small.y_train) == set(range(10))
+    np.testing.assert_array_equal(small.x_val, ds.x_val)
+
+
+def test_without_classes_and_label_subset():
+    ds = data.load_dataset("digits")
+    normal = data.without_classes(ds, (8, 9))
+    assert not np.isin(normal.y_train, (8, 9)).any() and np.isin(normal.y_val, (8, 9)).any()
+    with pytest.raises(ValueError, match="proper subset"):
+        data.without_classes(ds, tuple(range(10)))
+    idx = data.label_subset(ds.y_train, 0.01)
+    assert len(idx) >= 10 and set(ds.y_train[idx]) == set(range(10))
+    assert len(np.unique(idx)) == len(idx)
+    with pytest.raises(ValueError, match="fraction"):
+        data.label_subset(ds.y_train, 0)

@@ -31,9 +31,7 @@ def test_pca_error_falls_with_more_components(digits):
 
 
 def test_linear_probe_beats_chance_on_pixels_and_not_on_noise(digits):
-    accuracy = evaluate.linear_probe_accuracy(
-        digits.x_train, digits.y_train, digits.x_val, digits.y_val
-    )
+    accuracy = evaluate.linear_probe_accuracy(digits.x_train, digits.y_train, digits.x_val, digits.y_val)
     assert accuracy > 0.8
     rng = np.random.default_rng(0)
     noise = evaluate.linear_probe_accuracy(
@@ -50,3 +48,31 @@ def test_trained_autoencoder_reconstructs_better_than_untrained(digits):
     before = evaluate.reconstruction_error(model, digits.x_val)
     fit_autoencoder(model, digits.x_train, digits.x_val, epochs=15, batch_size=32)
     assert evaluate.reconstruction_error(model, digits.x_val) < 0.7 * before
+
+
+def test_mean_image_error_is_what_a_constant_model_scores(digits):
+    baseline = evaluate.mean_image_error(digits.x_train, digits.x_val)
+    assert baseline == pytest.approx(np.mean((digits.x_val - digits.x_train.mean(0)) ** 2))
+
+
+def test_code_sparsity():
+    assert evaluate.code_sparsity(np.array([[0.0, 0.5], [0.001, 2.0]])) == 0.5
+
+
+def test_denoising_error_uses_the_target(tiny_images):
+    model = build_dense_autoencoder(64, latent_dim=4, units=8)
+    same = evaluate.reconstruction_error(model, tiny_images)
+    other = evaluate.reconstruction_error(model, tiny_images, np.zeros_like(tiny_images))
+    assert same != pytest.approx(other)
+
+
+def test_roc_threshold_and_rates_on_separable_scores():
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    is_anomaly = np.array([False, False, False, True, True])
+    curve = evaluate.roc(scores, is_anomaly)
+    assert curve["auc"] == pytest.approx(1.0)
+    threshold = evaluate.choose_threshold(scores, is_anomaly)
+    assert 0.3 < threshold <= 0.8
+    assert evaluate.detection_rates(scores, is_anomaly, threshold) == dict(tpr=1.0, fpr=0.0, precision=1.0)
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        evaluate.roc(scores, np.zeros(5, bool))

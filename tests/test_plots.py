@@ -83,3 +83,50 @@ def test_samples_one_column_per_class():
     assert len(fig.axes) == 10 and [fig.axes[c].get_title() for c in range(5)] == list("01234")
     with pytest.raises(ValueError, match="fewer than 4"):
         plots.plot_samples(images, labels, (8, 8), per_class=4)
+
+
+def _sweep_frame():
+    return pd.DataFrame(
+        {
+            "optimizer": ["adam"] * 3 + ["momentum"] * 3,
+            "learning_rate": [1e-3, 1e-1, 3.0] * 2,
+            "val_mse": [0.01, 0.07, 0.075, 0.03, 0.012, float("nan")],
+            "status": ["ok", "stalled", "stalled", "ok", "ok", "diverged"],
+        }
+    )
+
+
+def test_sweep_plot_marks_failed_runs():
+    fig = plots.plot_sweep(_sweep_frame(), "learning_rate", ["val_mse"], log_x=True, hue="optimizer")
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "diverged" in labels and "stalled" in labels
+    bars = plots.plot_sweep(_sweep_frame().assign(name=list("abcdef")), "name", ["val_mse"])
+    assert len(bars.axes[0].patches) == 6
+
+
+def test_heatmap_labels_failed_cells():
+    frame = _sweep_frame()
+    fig = plots.plot_heatmap(frame, "optimizer", "learning_rate")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "diverged" in texts and "0.0100" in texts
+
+
+def test_grouped_bars_tradeoff_denoising_histograms_and_roc():
+    few = pd.DataFrame({"n": [10, 10, 50, 50], "method": ["a", "b"] * 2, "acc": [0.5, 0.6, 0.8, 0.9]})
+    assert len(plots.plot_grouped_bars(few, "n", "method", "acc").axes[0].patches) == 4
+    trade = pd.DataFrame({"l1": [0.0, 0.01], "sparsity": [0.4, 0.9], "val_mse": [0.01, 0.03]})
+    assert len(plots.plot_tradeoff(trade, "sparsity", "val_mse", "l1").axes[0].texts) == 2
+    table = pd.DataFrame(
+        {
+            "trained_with": [0.0, 0.0, 0.3, 0.3],
+            "test_noise": [0.0, 0.3] * 2,
+            "denoised_mse": [0.01, 0.04, 0.02, 0.02],
+            "noisy_mse": [0.0, 0.05] * 2,
+        }
+    )
+    assert len(plots.plot_denoising(table).axes[0].lines) == 3
+    scores = np.array([0.1, 0.2, 0.8, 0.9])
+    flags = np.array([False, False, True, True])
+    assert plots.plot_score_histograms(scores, flags, 0.5).axes[0].lines
+    curve = {"fpr": np.array([0, 0, 1]), "tpr": np.array([0, 1, 1]), "auc": 1.0}
+    assert "AUC 1.000" in plots.plot_roc({"test": curve}).axes[0].get_legend_handles_labels()[1][0]

@@ -12,9 +12,7 @@ def _model(**kwargs):
 
 
 def test_a_few_epochs_lower_the_loss(tiny_images):
-    result = fit_autoencoder(
-        _model(), tiny_images, tiny_images[:16], epochs=8, batch_size=16, patience=None
-    )
+    result = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=8, batch_size=16, patience=None)
     loss = result.history["loss"]
     assert loss[-1] < loss[0]
     assert result.epochs_trained == 8 and len(result.history["val_loss"]) == 8
