@@ -70,6 +70,11 @@ def fit_autoencoder(
         on_epoch_end: called as `on_epoch_end(epoch, logs)` after every epoch,
             for live plots.
 
+    A model may define `begin_epoch(epoch)` (called before each epoch, for
+    schedules such as KL warm-up), `in_warmup` (epochs during which early
+    stopping neither counts nor keeps weights) and `build_optimizers()` (for
+    models trained by several optimizers).
+
     Returns:
         A `FitResult`: per-epoch history (`loss`, `val_loss` and every metric),
         the epochs actually trained, the best epoch (1-based), whether training
@@ -95,6 +100,9 @@ def fit_autoencoder(
     result = FitResult()
     best, best_weights, waited = math.inf, None, 0
     for epoch in range(1, epochs + 1):
+        if hasattr(model, "begin_epoch"):
+            # Per-epoch schedules inside the model, such as the VAE's KL warm-up.
+            model.begin_epoch(epoch)
         logs = _run(model, train_epoch, tf.constant(rng.permutation(len(x_train)), tf.int32))
         if val_epoch is not None:
             logs.update({f"val_{k}": v for k, v in _run(model, val_epoch, None).items()})
@@ -108,6 +116,10 @@ def fit_autoencoder(
         if not all(math.isfinite(v) for v in logs.values()):
             result.diverged = True
             break
+        if getattr(model, "in_warmup", False):
+            # While a model's loss is still being reweighted (KL warm-up), its values do
+            # not compare across epochs: neither count patience nor keep a best.
+            continue
         if monitored < best:
             best, waited, result.best_epoch = monitored, 0, epoch
             if restore_best:
@@ -131,9 +143,15 @@ def _build_state(model: keras.Model, x: tf.Tensor, y: tf.Tensor) -> None:
     builds the compiled loss and metrics, and the optimizer is built explicitly.
     """
     y_pred = model(x, training=False)
-    model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
-    model.compute_metrics(x, y, y_pred, sample_weight=None)
-    model.optimizer.build(model.trainable_variables)
+    if getattr(model, "loss", None) is not None:
+        # Models with their own train_step (VAE, AAE) compile no loss and keep their own metrics.
+        model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+        model.compute_metrics(x, y, y_pred, sample_weight=None)
+    if hasattr(model, "build_optimizers"):
+        # Models trained by several optimizers (the adversarial autoencoder) build each one.
+        model.build_optimizers()
+    else:
+        model.optimizer.build(model.trainable_variables)
     model.reset_metrics()
 
 

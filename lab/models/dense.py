@@ -100,6 +100,65 @@ def layer_widths(units: int | Sequence[int], num_layers: int) -> list[int]:
     return widths
 
 
+def default_initializer(activation: str) -> str:
+    """LeCun normal for selu (which it needs to self-normalize), Glorot uniform otherwise."""
+    return "lecun_normal" if activation == "selu" else "glorot_uniform"
+
+
+def _weight_penalty(l2: float):
+    return keras.regularizers.L2(l2) if l2 > 0 else None
+
+
+def hidden_layers(
+    x,
+    widths: Sequence[int],
+    *,
+    prefix: str,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    l2: float = 0.0,
+    initializer: str = "glorot_uniform",
+):
+    """Stack dense hidden layers on tensor `x`: Dense, optional batch norm, activation, optional dropout.
+
+    Shared by every builder in `lab.models`, so the same hyperparameter means the
+    same thing in the dense autoencoder, the VAE and the AAE. Layers are named
+    `{prefix}_{i}`.
+    """
+    for i, width in enumerate(widths):
+        name = f"{prefix}_{i}"
+        dense = keras.layers.Dense(
+            width,
+            activation=None if batch_norm else activation,
+            kernel_initializer=initializer,
+            kernel_regularizer=_weight_penalty(l2),
+            name=name,
+        )
+        x = dense(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def check_common(input_dim: int, latent_dim: int, activation: str, dropout: float, l2: float) -> None:
+    """Validate the arguments every builder shares, with messages that say what to do."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}.")
+    if not 1 <= latent_dim < input_dim:
+        raise ValueError(
+            f"latent_dim must be between 1 and {input_dim - 1} (below the input size "
+            f"{input_dim}, or the autoencoder can simply copy its input); got {latent_dim}."
+        )
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}")
+
+
 def build_dense_autoencoder(
     input_dim: int,
     *,
@@ -152,48 +211,19 @@ def build_dense_autoencoder(
         The compiled autoencoder, tracking mean squared error as a metric.
     """
     widths = layer_widths(units, num_layers)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}.")
+    check_common(input_dim, latent_dim, activation, dropout, l2)
     if output_activation not in OUTPUT_LOSSES:
         raise ValueError(
             f"output_activation must be 'sigmoid' (with binary cross-entropy) or 'linear' "
             f"(with MSE), got {output_activation!r}"
         )
-    if not 1 <= latent_dim < input_dim:
-        raise ValueError(
-            f"latent_dim must be between 1 and {input_dim - 1} (below the input size "
-            f"{input_dim}, or the autoencoder can simply copy its input); got {latent_dim}."
-        )
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if l1 < 0 or l2 < 0:
-        raise ValueError(f"l1 and l2 must be >= 0, got l1={l1}, l2={l2}")
+    if l1 < 0:
+        raise ValueError(f"l1 must be >= 0, got {l1}")
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
 
-    init = kernel_initializer or ("lecun_normal" if activation == "selu" else "glorot_uniform")
-    weight_penalty = keras.regularizers.L2(l2) if l2 > 0 else None
-
-    def dense(width: int, name: str, act: str | None, **kwargs) -> keras.layers.Dense:
-        return keras.layers.Dense(
-            width,
-            activation=act,
-            kernel_initializer=init,
-            kernel_regularizer=weight_penalty,
-            name=name,
-            **kwargs,
-        )
-
-    def hidden_block(x, width: int, name: str):
-        if batch_norm:
-            x = dense(width, name, None)(x)
-            x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-            x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
-        else:
-            x = dense(width, name, activation)(x)
-        if dropout > 0:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-        return x
+    init = kernel_initializer or default_initializer(activation)
+    block = dict(activation=activation, dropout=dropout, batch_norm=batch_norm, l2=l2, initializer=init)
 
     inputs = keras.Input(shape=(input_dim,), name="image")
     x = inputs
@@ -203,21 +233,26 @@ def build_dense_autoencoder(
         x = keras.layers.GaussianNoise(noise_std, name="gaussian_noise")(x)
     if mask_fraction > 0:
         x = MaskingNoise(mask_fraction, name="masking_noise")(x)
-    for i, width in enumerate(widths):
-        x = hidden_block(x, width, f"enc_{i}")
-    code = dense(
+    x = hidden_layers(x, widths, prefix="enc", **block)
+    code = keras.layers.Dense(
         latent_dim,
-        "code",
-        latent_activation,
+        activation=latent_activation,
+        kernel_initializer=init,
+        kernel_regularizer=_weight_penalty(l2),
         activity_regularizer=keras.regularizers.L1(l1) if l1 > 0 else None,
+        name="code",
     )(x)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input(shape=(latent_dim,), name="code_in")
-    x = code_in
-    for i, width in enumerate(reversed(widths)):
-        x = hidden_block(x, width, f"dec_{i}")
-    outputs = dense(input_dim, "reconstruction", output_activation)(x)
+    x = hidden_layers(code_in, widths[::-1], prefix="dec", **block)
+    outputs = keras.layers.Dense(
+        input_dim,
+        activation=output_activation,
+        kernel_initializer=init,
+        kernel_regularizer=_weight_penalty(l2),
+        name="reconstruction",
+    )(x)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="dense_autoencoder")
