@@ -53,6 +53,10 @@ class RunConfig:
     noise_levels: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5)
     anomaly_classes: tuple[int, ...] = (7, 8, 9)
     label_fractions: tuple[float, ...] = (0.01, 0.05, 0.1)
+    # Notebooks 04 and 05: 2-D codes to draw, KL warm-up, adversarial training length.
+    generative_latent_dim: int = 2
+    warmup_epochs: int = 10
+    aae_epochs: int = 60
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -81,6 +85,8 @@ _PRESETS: dict[str, dict[str, object]] = {
         l1_values=(0.0, 1e-3),
         noise_levels=(0.0, 0.3),
         label_fractions=(0.1,),
+        warmup_epochs=1,
+        aae_epochs=2,
     ),
     # The default: all of digits, sized for a 2-core laptop.
     "workshop": dict(),
@@ -97,6 +103,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         sweep_patience=5,
         overfit_train_size=500,
         overfit_epochs=200,
+        aae_epochs=50,
     ),
 }
 

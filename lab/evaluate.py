@@ -140,3 +140,30 @@ def subspace_angles_to_pca(basis: np.ndarray, pca: PCA) -> np.ndarray:
     if basis.shape[0] != pca.n_components_:
         raise ValueError(f"basis has {basis.shape[0]} rows but PCA has {pca.n_components_} components")
     return np.degrees(subspace_angles(basis.T, pca.components_.T))
+
+
+def elbo(vae: keras.Model, x: np.ndarray, *, seed: int = 0) -> dict[str, float]:
+    """Mean reconstruction loss, KL divergence and negative ELBO (nats per image) of a VAE on `x`.
+
+    One code is sampled per image, as in training; the estimate is seeded.
+    """
+    keras.utils.set_random_seed(seed)
+    parts = [vae.terms(x[i : i + _CHUNK], training=False) for i in range(0, len(x), _CHUNK)]
+    rec = float(np.mean(np.concatenate([keras.ops.convert_to_numpy(r) for r, _ in parts])))
+    kl = float(np.mean(np.concatenate([keras.ops.convert_to_numpy(k) for _, k in parts])))
+    return dict(reconstruction=rec, kl=kl, neg_elbo=rec + kl)
+
+
+def active_units(vae: keras.Model, x: np.ndarray, *, threshold: float = 0.01) -> tuple[int, np.ndarray]:
+    """Latent units whose posterior mean varies across inputs (Burda et al., 2015).
+
+    A unit whose mean barely moves with the input carries no information: its
+    posterior equals the prior (posterior collapse).
+
+    Returns:
+        The number of units with variance of the posterior mean above
+        `threshold`, and every unit's variance.
+    """
+    mean, _ = vae.encoder(x, training=False)
+    variances = np.var(keras.ops.convert_to_numpy(mean), axis=0)
+    return int(np.sum(variances > threshold)), variances

@@ -432,3 +432,59 @@ def plot_roc(curves: Mapping[str, Mapping[str, object]]) -> Figure:
     ax.set_aspect("equal")
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def plot_latent_grid(decoder, image_shape: tuple[int, int], *, n: int = 15, extent: float = 3.0) -> Figure:
+    """Images decoded from an evenly spaced n x n grid over a 2-D latent space."""
+    if decoder.input_shape[-1] != 2:
+        raise ValueError(f"plot_latent_grid needs a 2-D latent space, got {decoder.input_shape[-1]}")
+    from lab import evaluate
+
+    values = np.linspace(-extent, extent, n)
+    grid = np.array([[x, y] for y in values[::-1] for x in values], dtype="float32")
+    images = evaluate.predict(decoder, grid).reshape(n, n, *image_shape)
+    canvas = images.transpose(0, 2, 1, 3).reshape(n * image_shape[0], n * image_shape[1])
+    fig = Figure(figsize=(5.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(canvas, cmap="binary", extent=(-extent, extent, -extent, extent), vmin=0, vmax=1)
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.grid(False)
+    ax.set_title("decoded latent grid")
+    return fig
+
+
+def plot_codes_and_prior(
+    codes: np.ndarray, labels: np.ndarray, prior: np.ndarray, *, title: str = ""
+) -> Figure:
+    """2-D codes coloured by label (left) beside samples of the prior they should match (right)."""
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    ax_codes, ax_prior = fig.subplots(1, 2, sharex=True, sharey=True)
+    scatter = ax_codes.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
+    fig.colorbar(scatter, ax=ax_codes, ticks=range(10), label="label")
+    ax_codes.set_title(f"codes {title}".strip())
+    ax_prior.scatter(prior[:, 0], prior[:, 1], s=6, color="grey")
+    ax_prior.set_title("samples of the prior")
+    for ax in (ax_codes, ax_prior):
+        ax.set_xlabel("z[0]")
+    ax_codes.set_ylabel("z[1]")
+    return fig
+
+
+def plot_metrics(
+    history: Mapping[str, Sequence[float]], metrics: Sequence[str], *, title: str = ""
+) -> Figure:
+    """One panel per metric over epochs, training solid and validation dashed."""
+    fig = Figure(figsize=(3.6 * len(metrics) + 0.4, 3.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
+    for ax, metric in zip(axes, metrics, strict=True):
+        epochs = np.arange(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], label="training")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "--", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig

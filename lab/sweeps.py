@@ -16,6 +16,8 @@ from lab._backend import keras
 from lab.config import RunConfig
 from lab.data import Dataset
 from lab.models import build_dense_autoencoder
+from lab.models.aae import build_aae
+from lab.models.vae import build_vae
 from lab.training import FitResult, fit_autoencoder
 
 # Settings that belong to training rather than to the model builder.
@@ -67,22 +69,57 @@ def reference_settings(cfg: RunConfig, **overrides: Any) -> dict[str, Any]:
     return settings
 
 
-def train_dense(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
-    """Build and train the reference dense autoencoder (with overrides) on one seed.
+def train_model(
+    builder, dataset: Dataset, cfg: RunConfig, defaults: dict[str, Any], **overrides: Any
+) -> Trained:
+    """Build a model with `builder(n_features, **settings)` and train it on one seed.
 
     Args:
+        builder: a function of `lab.models`, such as `build_vae`.
         dataset: the splits; training uses `train`, early stopping uses `val`.
         cfg: budgets (epochs, patience, batch size) and the seed.
-        **overrides: builder arguments to change, such as `latent_dim=2`, and
-            the training settings `epochs`, `patience`, `batch_size` and `restore_best`.
+        defaults: the builder's reference settings.
+        **overrides: builder arguments to change, and the training settings
+            `epochs`, `patience`, `batch_size` and `restore_best`.
     """
     fit = dict(epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size)
     fit.update({k: overrides.pop(k) for k in FIT_ARGUMENTS if k in overrides})
-    settings = reference_settings(cfg, **overrides)
+    settings = {**defaults, **overrides}
     keras.utils.set_random_seed(cfg.seed)
-    model = build_dense_autoencoder(dataset.n_features, **settings)
+    model = builder(dataset.n_features, **settings)
     result = fit_autoencoder(model, dataset.x_train, dataset.x_val, seed=cfg.seed, **fit)
     return Trained(model=model, result=result, settings={**settings, **fit})
+
+
+def train_dense(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
+    """The reference dense autoencoder, with overrides (see `train_model`)."""
+    return train_model(build_dense_autoencoder, dataset, cfg, reference_settings(cfg), **overrides)
+
+
+def train_vae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
+    """The reference VAE (2-D code, KL warm-up), with overrides (see `train_model`)."""
+    defaults = dict(
+        latent_dim=cfg.generative_latent_dim,
+        num_layers=cfg.num_layers,
+        units=cfg.units,
+        warmup_epochs=cfg.warmup_epochs,
+        learning_rate=1e-3,
+        seed=cfg.seed,
+    )
+    return train_model(build_vae, dataset, cfg, defaults, **overrides)
+
+
+def train_aae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
+    """The reference adversarial autoencoder, trained for a fixed `cfg.aae_epochs`.
+
+    Early stopping watches reconstruction only, which says nothing about whether
+    the codes have matched the prior yet, so the adversarial game gets its full budget.
+    """
+    defaults = dict(
+        latent_dim=cfg.generative_latent_dim, num_layers=cfg.num_layers, units=cfg.units, seed=cfg.seed
+    )
+    overrides = {"epochs": cfg.aae_epochs, "patience": None, "restore_best": False, **overrides}
+    return train_model(build_aae, dataset, cfg, defaults, **overrides)
 
 
 def run_status(val_mse: float, baseline_mse: float, diverged: bool) -> str:
@@ -114,7 +151,14 @@ def _row(dataset: Dataset, trained: Trained, baseline: float) -> dict[str, Any]:
     )
 
 
-def runs(dataset: Dataset, cfg: RunConfig, settings: Sequence[dict[str, Any]], **fixed: Any) -> Sweep:
+def runs(
+    dataset: Dataset,
+    cfg: RunConfig,
+    settings: Sequence[dict[str, Any]],
+    *,
+    trainer: Callable[..., Trained] | None = None,
+    **fixed: Any,
+) -> Sweep:
     """Train one model per entry of `settings`, everything else held fixed.
 
     Every run uses the same seed and the sweep budget (`cfg.sweep_epochs`,
@@ -126,6 +170,7 @@ def runs(dataset: Dataset, cfg: RunConfig, settings: Sequence[dict[str, Any]], *
         cfg: budgets and the seed.
         settings: one dict of settings per run, such as
             [{"optimizer": "sgd", "learning_rate": 0.5}, {"optimizer": "adam"}].
+        trainer: `train_dense` (the default), `train_vae` or `train_aae`.
         **fixed: further settings shared by every run.
 
     Returns:
@@ -139,25 +184,29 @@ def runs(dataset: Dataset, cfg: RunConfig, settings: Sequence[dict[str, Any]], *
     baseline = evaluate.mean_image_error(dataset.x_train, dataset.x_val)
     rows, trained_runs = [], []
     for combo in list(settings)[: cfg.max_sweep_values]:
-        trained = train_dense(dataset, cfg, **{**budget, **fixed, **combo})
+        trained = (trainer or train_dense)(dataset, cfg, **{**budget, **fixed, **combo})
         trained_runs.append(trained)
         rows.append({**combo, **_row(dataset, trained, baseline)})
     return Sweep(frame=pd.DataFrame(rows), runs=trained_runs)
 
 
-def grid(dataset: Dataset, cfg: RunConfig, params: dict[str, Sequence[Any]], **fixed: Any) -> Sweep:
+def grid(
+    dataset: Dataset, cfg: RunConfig, params: dict[str, Sequence[Any]], *, trainer=None, **fixed: Any
+) -> Sweep:
     """One run per combination of `params` (each list cut to `cfg.max_sweep_values`); see `runs`."""
     if not params:
         raise ValueError("params must name at least one setting to vary")
     names = list(params)
     values = [list(params[n])[: cfg.max_sweep_values] for n in names]
     combos = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
-    return runs(dataset, replace(cfg, max_sweep_values=None), combos, **fixed)
+    return runs(dataset, replace(cfg, max_sweep_values=None), combos, trainer=trainer, **fixed)
 
 
-def sweep(dataset: Dataset, cfg: RunConfig, param: str, values: Sequence[Any], **fixed: Any) -> Sweep:
+def sweep(
+    dataset: Dataset, cfg: RunConfig, param: str, values: Sequence[Any], *, trainer=None, **fixed: Any
+) -> Sweep:
     """Vary one setting over `values`, holding the rest fixed (see `runs`)."""
-    return grid(dataset, cfg, {param: values}, **fixed)
+    return grid(dataset, cfg, {param: values}, trainer=trainer, **fixed)
 
 
 def summarize(frame: pd.DataFrame, param: str, metric: str = "val_mse") -> str:
