@@ -138,3 +138,21 @@ def _train_classifier(encoder, dataset, x_few, y_few, cfg, *, pretrained: bool) 
         classifier = build_code_classifier(encoder, dataset.n_classes, pretrained=False)
         fit_autoencoder(classifier, x_few, dataset.x_val, epochs=2 * cfg.sweep_epochs, **fit)
     return classifier
+
+
+def compare_models(models: dict[str, keras.Model], dataset: Dataset, *, seed: int = 0) -> pd.DataFrame:
+    """Validation reconstruction MSE and linear-probe accuracy of several autoencoders on the same splits."""
+    rows = []
+    for name, model in models.items():
+        z_train, z_val = evaluate.encode(model, dataset.x_train), evaluate.encode(model, dataset.x_val)
+        rows.append(
+            dict(
+                model=name,
+                latent_dim=z_val.shape[1],
+                val_mse=evaluate.reconstruction_error(model, dataset.x_val),
+                probe_accuracy=evaluate.linear_probe_accuracy(
+                    z_train, dataset.y_train, z_val, dataset.y_val, seed=seed
+                ),
+            )
+        )
+    return pd.DataFrame(rows).set_index("model")

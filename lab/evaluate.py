@@ -27,8 +27,16 @@ def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
 
 
 def encode(autoencoder: keras.Model, x: np.ndarray) -> np.ndarray:
-    """The latent codes of `x` from an autoencoder's `encoder`."""
-    return predict(autoencoder.get_layer("encoder"), x)
+    """The latent codes of `x` from an autoencoder's `encoder` (a VAE's posterior means)."""
+    encoder = autoencoder.encoder if hasattr(autoencoder, "encoder") else autoencoder.get_layer("encoder")
+    if isinstance(encoder.output, (list, tuple)):
+        return np.concatenate(
+            [
+                keras.ops.convert_to_numpy(encoder(x[i : i + _CHUNK], training=False)[0])
+                for i in range(0, len(x), _CHUNK)
+            ]
+        )
+    return predict(encoder, x)
 
 
 def reconstruction_errors(

@@ -113,12 +113,13 @@ def train_aae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     """The reference adversarial autoencoder, trained for a fixed `cfg.aae_epochs`.
 
     Early stopping watches reconstruction only, which says nothing about whether
-    the codes have matched the prior yet, so the adversarial game gets its full budget.
+    the codes have matched the prior yet, so the adversarial game always gets its
+    full budget: `patience` and `restore_best` are ignored, `epochs` is honoured.
     """
     defaults = dict(
         latent_dim=cfg.generative_latent_dim, num_layers=cfg.num_layers, units=cfg.units, seed=cfg.seed
     )
-    overrides = {"epochs": cfg.aae_epochs, "patience": None, "restore_best": False, **overrides}
+    overrides = {"epochs": cfg.aae_epochs, **overrides, "patience": None, "restore_best": False}
     return train_model(build_aae, dataset, cfg, defaults, **overrides)
 
 

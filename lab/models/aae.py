@@ -102,12 +102,17 @@ class AdversarialAutoencoder(keras.Model):
         self.disc_optimizer.build(self.discriminator.trainable_variables)
         self.gen_optimizer.build(self.encoder.trainable_variables)
 
-    def sample_prior(self, n):
-        """`n` draws from the prior, as a tensor of shape (n, latent_dim)."""
-        noise = keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+    def sample_prior(self, n, seed=None):
+        """`n` draws from the prior, as a tensor of shape (n, latent_dim).
+
+        With an integer `seed` the draw is repeatable; without, it continues the
+        model's own random stream (as training does).
+        """
+        generator = self.seed_generator if seed is None else keras.random.SeedGenerator(seed)
+        noise = keras.random.normal((n, self.latent_dim), seed=generator)
         if self.prior == "gaussian":
             return noise
-        component = keras.random.randint((n,), 0, self.n_components, seed=self.seed_generator)
+        component = keras.random.randint((n,), 0, self.n_components, seed=generator)
         return ops.take(self.means, component, axis=0) + self.component_std * noise
 
     def call(self, inputs, training=False):
@@ -295,8 +300,7 @@ def diagnose_aae(
     from lab import evaluate
 
     codes = evaluate.predict(model.encoder, x)
-    keras.utils.set_random_seed(seed)
-    prior = keras.ops.convert_to_numpy(model.sample_prior(len(codes)))
+    prior = keras.ops.convert_to_numpy(model.sample_prior(len(codes), seed=seed))
     both = np.concatenate([codes, prior])
     labels = np.r_[np.zeros(len(codes)), np.ones(len(prior))]
     prior_match = float(cross_val_score(KNeighborsClassifier(5), both, labels, cv=3).mean())

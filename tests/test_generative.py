@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+
+from lab import config, data, evaluate, sweeps
+from lab._backend import keras
+from lab.models.aae import PRIORS, build_aae, diagnose_aae, mixture_means
+from lab.models.vae import build_vae
+from lab.training import fit_autoencoder
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_dataset("digits", max_train=300, max_eval=120)
+
+
+def test_vae_losses_are_finite_and_fall(digits):
+    keras.utils.set_random_seed(0)
+    vae = build_vae(64, latent_dim=2, units=32, seed=0)
+    result = fit_autoencoder(vae, digits.x_train, digits.x_val, epochs=6, batch_size=32, patience=None)
+    h = result.history
+    for key in ("loss", "reconstruction_loss", "kl_loss", "neg_elbo"):
+        assert np.isfinite(h[key]).all() and np.isfinite(h[f"val_{key}"]).all()
+    assert h["reconstruction_loss"][-1] < h["reconstruction_loss"][0]
+    # With beta = 1 and no warm-up the loss is the negative ELBO, the sum of its two terms.
+    np.testing.assert_allclose(h["neg_elbo"], np.add(h["reconstruction_loss"], h["kl_loss"]), rtol=1e-4)
+
+
+def test_vae_evaluate_returns_every_metric_on_validation(digits):
+    vae = build_vae(64, latent_dim=2, units=16)
+    fit_autoencoder(vae, digits.x_train, epochs=1)
+    logs = vae.evaluate(digits.x_val, digits.x_val, verbose=0, return_dict=True)
+    assert set(logs) >= {"loss", "reconstruction_loss", "kl_loss", "neg_elbo"}
+    terms = evaluate.elbo(vae, digits.x_val)
+    assert terms["neg_elbo"] == pytest.approx(terms["reconstruction"] + terms["kl"])
+    count, variances = evaluate.active_units(vae, digits.x_val)
+    assert variances.shape == (2,) and 0 <= count <= 2
+
+
+def test_kl_warmup_ramps_and_pauses_early_stopping(digits):
+    vae = build_vae(64, latent_dim=2, units=16, warmup_epochs=4)
+    weights = []
+    fit_autoencoder(
+        vae,
+        digits.x_train,
+        digits.x_val,
+        epochs=6,
+        patience=1,
+        on_epoch_end=lambda e, logs: weights.append(float(vae.kl_weight.numpy())),
+    )
+    assert weights[:5] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+
+
+def test_large_beta_collapses_the_posterior(digits):
+    cfg = config.preset("quick", epochs=15, batch_size=32)
+    trained = sweeps.train_vae(digits, cfg, beta=20.0, latent_dim=4, warmup_epochs=0, patience=None)
+    assert evaluate.active_units(trained.model, digits.x_val)[0] == 0
+
+
+def test_vae_saves_and_loads(tmp_path, digits):
+    vae = build_vae(64, latent_dim=3, units=16, beta=2.0, warmup_epochs=3)
+    vae.save(tmp_path / "vae.keras")
+    loaded = keras.models.load_model(tmp_path / "vae.keras")
+    assert loaded.beta == 2.0 and loaded.warmup_epochs == 3
+    np.testing.assert_allclose(
+        evaluate.predict(loaded, digits.x_val), evaluate.predict(vae, digits.x_val), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("prior", PRIORS)
+def test_aae_trains_and_reports_the_game(prior, digits):
+    keras.utils.set_random_seed(0)
+    model = build_aae(64, latent_dim=2, units=32, prior=prior, seed=0)
+    result = fit_autoencoder(model, digits.x_train, digits.x_val, epochs=5, batch_size=32, patience=None)
+    h = result.history
+    for key in ("loss", "disc_loss", "gen_loss", "disc_accuracy"):
+        assert np.isfinite(h[key]).all() and f"val_{key}" in h
+    assert h["loss"][-1] < h["loss"][0]
+    logs = model.evaluate(digits.x_val, digits.x_val, verbose=0, return_dict=True)
+    assert set(logs) >= {"loss", "disc_loss", "gen_loss", "disc_accuracy"}
+
+
+def test_mixture_prior_samples_sit_on_the_circle():
+    model = build_aae(64, latent_dim=2, units=8, prior="mixture", n_components=10)
+    samples = keras.ops.convert_to_numpy(model.sample_prior(2000, seed=1))
+    radii = np.linalg.norm(samples, axis=1)
+    assert 3.0 < np.median(radii) < 5.0
+    np.testing.assert_array_equal(samples, keras.ops.convert_to_numpy(model.sample_prior(2000, seed=1)))
+    assert mixture_means(4, 3, 1.0).shape == (4, 3)
+
+
+def test_aae_diagnosis_names_a_failed_run(digits):
+    baseline = evaluate.mean_image_error(digits.x_train, digits.x_val)
+    cfg = config.preset("quick", aae_epochs=30, batch_size=16)
+    weak = sweeps.train_aae(digits, cfg, adversarial_learning_rate=1e-7, units=64)
+    verdict = diagnose_aae(weak.model, digits.x_val, weak.result.history, baseline_mse=baseline)
+    assert verdict["status"] in ("prior not matched", "discriminator dominates")
+    assert verdict["prior_match"] > 0.75
+
+
+def test_aae_saves_loads_and_refuses_bad_settings(tmp_path, digits):
+    model = build_aae(64, latent_dim=2, units=8, prior="mixture", disc_steps=2)
+    model.save(tmp_path / "aae.keras")
+    loaded = keras.models.load_model(tmp_path / "aae.keras")
+    assert loaded.prior == "mixture" and loaded.disc_steps == 2
+    np.testing.assert_allclose(
+        evaluate.predict(loaded, digits.x_val), evaluate.predict(model, digits.x_val), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="Unknown prior"):
+        build_aae(64, prior="uniform")
+    with pytest.raises(ValueError, match="disc_steps"):
+        build_aae(64, disc_steps=0)
