@@ -443,7 +443,10 @@ def plot_latent_grid(decoder, image_shape: tuple[int, int], *, n: int = 15, exte
     values = np.linspace(-extent, extent, n)
     grid = np.array([[x, y] for y in values[::-1] for x in values], dtype="float32")
     images = evaluate.predict(decoder, grid).reshape(n, n, *image_shape)
-    canvas = images.transpose(0, 2, 1, 3).reshape(n * image_shape[0], n * image_shape[1])
+    # A one-pixel white border per cell, so digits whose ink reaches the frame stay apart.
+    images = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    h, w = images.shape[2:]
+    canvas = images.transpose(0, 2, 1, 3).reshape(n * h, n * w)
     fig = Figure(figsize=(5.5, 5.5), layout="constrained")
     ax = fig.subplots()
     ax.imshow(canvas, cmap="binary", extent=(-extent, extent, -extent, extent), vmin=0, vmax=1)
