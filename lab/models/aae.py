@@ -267,6 +267,7 @@ def build_aae(
         name="aae",
     )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model(keras.ops.zeros((1, input_dim)))
     return model
 
 
