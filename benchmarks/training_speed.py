@@ -102,8 +102,7 @@ def main() -> None:
             )
     table = pd.DataFrame(rows)
     print(
-        f"{args.epochs} epochs on {len(ds.x_train)} digits, median of {args.repeats} runs "
-        f"(tracing included):"
+        f"{args.epochs} epochs on {len(ds.x_train)} digits, median of {args.repeats} runs (tracing included):"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     ref = table[table.batch_size == cfg.batch_size].set_index("method")["median_s"]

@@ -79,15 +79,19 @@ def train_model(
         dataset: the splits; training uses `train`, early stopping uses `val`.
         cfg: budgets (epochs, patience, batch size) and the seed.
         defaults: the builder's reference settings.
-        **overrides: builder arguments to change, and the training settings
-            `epochs`, `patience`, `batch_size` and `restore_best`.
+        **overrides: builder arguments to change, the training settings
+            `epochs`, `patience`, `batch_size` and `restore_best`, and an
+            `on_epoch_end(epoch, logs)` callback for live plots.
     """
     fit = dict(epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size)
     fit.update({k: overrides.pop(k) for k in FIT_ARGUMENTS if k in overrides})
+    on_epoch_end = overrides.pop("on_epoch_end", None)
     settings = {**defaults, **overrides}
     keras.utils.set_random_seed(cfg.seed)
     model = builder(dataset.n_features, **settings)
-    result = fit_autoencoder(model, dataset.x_train, dataset.x_val, seed=cfg.seed, **fit)
+    result = fit_autoencoder(
+        model, dataset.x_train, dataset.x_val, seed=cfg.seed, on_epoch_end=on_epoch_end, **fit
+    )
     return Trained(model=model, result=result, settings={**settings, **fit})
 
 
