@@ -60,7 +60,8 @@ def _controls(n_features: int) -> dict[str, w.ValueWidget]:
     }
 
 
-DENSE_CONTROLS = (
+# Controls every model has, then each model's own.
+_SHARED_CONTROLS = (
     "latent_dim",
     "num_layers",
     "units",
@@ -68,22 +69,9 @@ DENSE_CONTROLS = (
     "learning_rate",
     "batch_size",
     "epochs",
-    "dropout",
-    "l1",
-    "l2",
-    "noise_std",
 )
-VAE_CONTROLS = (
-    "latent_dim",
-    "num_layers",
-    "units",
-    "activation",
-    "learning_rate",
-    "batch_size",
-    "epochs",
-    "beta",
-    "warmup_epochs",
-)
+DENSE_CONTROLS = _SHARED_CONTROLS + ("dropout", "l1", "l2", "noise_std")
+VAE_CONTROLS = _SHARED_CONTROLS + ("beta", "warmup_epochs")
 _FIT = ("batch_size", "epochs")
 
 
