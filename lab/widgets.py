@@ -7,7 +7,6 @@ are answered in the panel in plain words; earlier results stay.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +74,15 @@ VAE_CONTROLS = _SHARED_CONTROLS + ("beta", "warmup_epochs")
 _FIT = ("batch_size", "epochs")
 
 
+_STATUS_MESSAGES = {
+    "diverged": "<b style='color:#b00'>The loss became NaN (diverged)</b>: the learning rate is too large "
+    "for these settings. Lower it and train again. ",
+    "stalled": "<b style='color:#b00'>Stalled</b>: the model is no better than drawing the average image. "
+    "The learning rate is probably too large (or too small for this many epochs): "
+    "change it and train again. ",
+}
+
+
 @dataclass
 class PanelResult:
     """One finished run of the panel."""
@@ -118,6 +126,7 @@ class RetrainPanel:
         self.controls = {name: every[name] for name in names}
         if kind == "vae":
             self.controls["latent_dim"].value = cfg.generative_latent_dim
+        self.baseline = evaluate.mean_image_error(dataset.x_train, dataset.x_val)
         self.cache: dict[tuple, PanelResult] = {}
         self.runs: list[PanelResult] = []
         self.last: PanelResult | None = None
@@ -187,13 +196,13 @@ class RetrainPanel:
             )
             return None
         val_mse = evaluate.reconstruction_error(trained.model, self.dataset.x_val)
-        status = "diverged" if trained.result.diverged or not math.isfinite(val_mse) else "ok"
+        status = sweeps.run_status(val_mse, self.baseline, trained.result.diverged)
         result = PanelResult(
             settings=settings,
             history=trained.result.history,
             val_mse=val_mse,
             reconstructions=evaluate.predict(trained.model, self.dataset.x_val[:10])
-            if status == "ok"
+            if status != "diverged"
             else None,
             seconds=trained.result.seconds,
             status=status,
@@ -205,13 +214,7 @@ class RetrainPanel:
 
     def _show(self, result: PanelResult, note: str = "") -> None:
         self.last = result
-        if result.status == "diverged":
-            self.message.value = (
-                "<b style='color:#b00'>The loss became NaN (diverged)</b>: the learning rate "
-                "is too large for these settings. Lower it and train again. " + note
-            )
-        else:
-            self.message.value = note
+        self.message.value = _STATUS_MESSAGES.get(result.status, "") + note
         self.numbers.value = (
             f"validation MSE <b>{result.val_mse:.4f}</b><br>"
             f"{len(result.history.get('loss', []))} epochs in {result.seconds:.2f} s"
