@@ -152,7 +152,14 @@ class RetrainPanel:
                 self.table,
             ]
         )
+        # Stable selectors for a browser (and for anyone styling the panel).
         self.widget.add_class("lab-retrain-panel")
+        for name, control in self.controls.items():
+            control.add_class(f"lab-control-{name}")
+        parts = {"train": self.button, "auto": self.auto, "numbers": self.numbers, "message": self.message}
+        parts |= {"curve": self.curve, "images": self.images, "table": self.table}
+        for name, part in parts.items():
+            part.add_class(f"lab-{name}")
 
     def settings(self) -> dict[str, Any]:
         """The current value of every control."""
