@@ -47,6 +47,7 @@ def fit_autoencoder(
     y_train: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     epochs: int = 100,
+    initial_epoch: int = 0,
     batch_size: int = 32,
     patience: int | None = 10,
     restore_best: bool = True,
@@ -61,7 +62,10 @@ def fit_autoencoder(
         x_val: validation inputs; needed for early stopping.
         y_train: training targets; defaults to `x_train` (an autoencoder).
         y_val: validation targets; defaults to `x_val`.
-        epochs: the most epochs to train.
+        epochs: the epoch to train up to (as in `model.fit`): with
+            `initial_epoch`, the run trains epochs `initial_epoch + 1` to `epochs`.
+        initial_epoch: the epochs already trained, when continuing a model
+            (Hyperband does); epoch numbers and schedules continue from it.
         batch_size: examples per gradient step.
         patience: stop after this many epochs without a lower validation loss;
             None trains for all `epochs`.
@@ -77,11 +81,14 @@ def fit_autoencoder(
 
     Returns:
         A `FitResult`: per-epoch history (`loss`, `val_loss` and every metric),
-        the epochs actually trained, the best epoch (1-based), whether training
+        the epochs actually trained in this call, the best epoch (1-based,
+        counted from the model's first epoch), whether training
         stopped early or diverged (a NaN or infinite loss), and the wall time.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if not 0 <= initial_epoch < epochs:
+        raise ValueError(f"initial_epoch must be in [0, epochs), got {initial_epoch} with epochs={epochs}")
     if getattr(model, "optimizer", None) is None:
         raise ValueError("Compile the model before fitting it (the builders in lab.models do).")
     start = time.perf_counter()
@@ -99,7 +106,7 @@ def fit_autoencoder(
     rng = np.random.default_rng(seed)
     result = FitResult()
     best, best_weights, waited = math.inf, None, 0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(initial_epoch + 1, epochs + 1):
         if hasattr(model, "begin_epoch"):
             # Per-epoch schedules inside the model, such as the VAE's KL warm-up.
             model.begin_epoch(epoch)
@@ -108,7 +115,7 @@ def fit_autoencoder(
             logs.update({f"val_{k}": v for k, v in _run(model, val_epoch, None).items()})
         for key, value in logs.items():
             result.history.setdefault(key, []).append(value)
-        result.epochs_trained = epoch
+        result.epochs_trained = epoch - initial_epoch
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
 

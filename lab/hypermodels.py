@@ -1,0 +1,301 @@
+"""KerasTuner HyperModels for the book's autoencoders: search spaces, and nothing else.
+
+A HyperModel maps `hp` to the arguments of a builder in `lab.models` (`arguments(hp)`),
+builds the model (`build(hp)`), and trains it with `lab.training.fit_autoencoder`
+(`fit(...)`), returning every objective the book searches on:
+
+- `val_mse`: validation reconstruction error (the dense autoencoder);
+- `val_probe_accuracy`: accuracy of a linear probe trained on the codes of the
+  training split and scored on those of the validation split (when labels are given);
+- `val_neg_elbo`: the VAE's validation negative ELBO (beta = 1, so runs with
+  different beta compare fairly).
+
+Which hyperparameters are searched is chosen per search: `tune` names them, the
+others are fixed at `fixed` values or at the defaults below, and `choices` turns
+any of them into a short list (a grid needs one). Per-layer widths are conditional:
+`units_2` exists only in trials with at least two hidden layers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+
+from lab import evaluate
+from lab._backend import keras
+from lab.models.dense import build_dense_autoencoder
+from lab.models.vae import build_vae
+from lab.training import FitResult, fit_autoencoder
+
+
+@dataclass(frozen=True)
+class Range:
+    """One hyperparameter's search range and the value it takes when not searched."""
+
+    kind: str  # "choice", "int", "float" or "log"
+    values: tuple  # choices, or (low, high) and an optional step
+    default: Any
+    help: str
+
+    def declare(self, hp: kt.HyperParameters, name: str, choices: Sequence | None = None):
+        if choices is not None:
+            return hp.Choice(name, list(choices), default=_closest(choices, self.default))
+        if self.kind == "choice":
+            return hp.Choice(name, list(self.values), default=self.default)
+        if self.kind == "int":
+            low, high = self.values
+            return hp.Int(name, low, high, default=self.default)
+        if self.kind == "float":
+            low, high, step = self.values
+            return hp.Float(name, low, high, step=step, default=self.default)
+        low, high = self.values
+        return hp.Float(name, low, high, sampling="log", default=self.default)
+
+
+MAX_LAYERS = 3
+WIDTHS = (32, 64, 128, 256, 512)
+
+DENSE_SPACE: dict[str, Range] = {
+    "latent_dim": Range("choice", (2, 4, 8, 16, 32), 8, "code size"),
+    "num_layers": Range("int", (1, MAX_LAYERS), 2, "hidden layers on each side"),
+    "units": Range("choice", WIDTHS, 256, "width of each hidden layer (units_1, units_2, ...)"),
+    "activation": Range("choice", ("relu", "elu", "selu", "tanh"), "relu", "hidden activation"),
+    "dropout": Range("float", (0.0, 0.3, 0.1), 0.0, "dropout after each hidden layer"),
+    "l1": Range("choice", (0.0, 1e-5, 1e-4, 1e-3), 0.0, "L1 activity penalty on the code"),
+    "l2": Range("choice", (0.0, 1e-6, 1e-5, 1e-4), 0.0, "L2 weight penalty"),
+    "optimizer": Range("choice", ("adam", "rmsprop", "momentum"), "adam", "optimizer"),
+    "learning_rate": Range("log", (1e-4, 3e-2), 2e-3, "initial step size"),
+    "batch_size": Range("choice", (16, 32, 64), 16, "examples per step"),
+}
+VAE_SPACE: dict[str, Range] = {
+    **{k: v for k, v in DENSE_SPACE.items() if k not in ("l1", "optimizer")},
+    "latent_dim": Range("choice", (2, 4, 8, 16), 2, "code size"),
+    "learning_rate": Range("log", (1e-4, 1e-2), 1e-3, "initial step size"),
+    "beta": Range("log", (0.1, 4.0), 1.0, "weight of the KL term"),
+    "warmup_epochs": Range("choice", (0, 5, 10, 20), 10, "epochs of KL warm-up"),
+}
+
+DENSE_TUNED = ("num_layers", "units", "activation", "learning_rate", "batch_size")
+VAE_TUNED = ("num_layers", "units", "learning_rate", "beta", "warmup_epochs")
+
+# Names of the objectives each HyperModel's fit returns, and their directions.
+OBJECTIVES = {"val_mse": "min", "val_probe_accuracy": "max", "val_neg_elbo": "min", "val_loss": "min"}
+
+
+def objective(name: str) -> kt.Objective:
+    """A KerasTuner Objective for one of the book's objectives, with its direction."""
+    if name not in OBJECTIVES:
+        raise ValueError(f"Unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}.")
+    return kt.Objective(name, OBJECTIVES[name])
+
+
+class _AutoencoderHyperModel(kt.HyperModel):
+    SPACE: dict[str, Range] = {}
+    TUNED: tuple[str, ...] = ()
+    builder: Callable[..., keras.Model]
+
+    def __init__(
+        self,
+        input_dim: int,
+        *,
+        tune: Iterable[str] | None = None,
+        fixed: Mapping[str, Any] | None = None,
+        choices: Mapping[str, Sequence] | None = None,
+        patience: int | None = 8,
+        seed: int = 0,
+        name: str | None = None,
+    ):
+        super().__init__(name=name, tunable=True)
+        tune = tuple(self.TUNED if tune is None else tune)
+        fixed, choices = dict(fixed or {}), {k: tuple(v) for k, v in (choices or {}).items()}
+        for label, names in (("tune", tune), ("fixed", fixed), ("choices", choices)):
+            unknown = sorted(set(names) - set(self.SPACE))
+            if unknown:
+                raise ValueError(
+                    f"Unknown hyperparameter(s) in {label}: {unknown}; this search space has "
+                    f"{', '.join(self.SPACE)}."
+                )
+        both = sorted(set(tune) & set(fixed))
+        if both:
+            raise ValueError(f"{both} cannot be both tuned and fixed: drop them from `tune` or from `fixed`.")
+        not_tuned = sorted(set(choices) - set(tune))
+        if not_tuned:
+            raise ValueError(f"`choices` given for {not_tuned}, which are not tuned: add them to `tune`.")
+        if input_dim < 2:
+            raise ValueError(f"input_dim must be at least 2, got {input_dim}")
+        self.input_dim, self.tune, self.fixed, self.choices = input_dim, tune, fixed, choices
+        self.patience, self.seed = patience, seed
+        self.last_fit: FitResult | None = None
+
+    # -- the search space ------------------------------------------------------------------
+
+    def _value(self, hp: kt.HyperParameters, name: str):
+        if name in self.tune:
+            return self.SPACE[name].declare(hp, name, self.choices.get(name))
+        return self.fixed.get(name, self.SPACE[name].default)
+
+    def _units(self, hp: kt.HyperParameters, num_layers: int) -> list[int]:
+        """One width per hidden layer; `units_i` exists only when layer i does."""
+        if "units" not in self.tune:
+            return [self.fixed.get("units", self.SPACE["units"].default)] * num_layers
+        if "num_layers" not in self.tune:
+            return [
+                self.SPACE["units"].declare(hp, f"units_{i}", self.choices.get("units"))
+                for i in range(1, num_layers + 1)
+            ]
+        most = max(self.choices.get("num_layers", (self.SPACE["num_layers"].values[1],)))
+        widths = []
+        for i in range(1, most + 1):
+            with hp.conditional_scope("num_layers", list(range(i, most + 1))):
+                width = self.SPACE["units"].declare(hp, f"units_{i}", self.choices.get("units"))
+            if width is not None:
+                widths.append(width)
+        return widths
+
+    def arguments(self, hp: kt.HyperParameters) -> dict[str, Any]:
+        """The builder's arguments for the values in `hp` (declaring them on first use)."""
+        args = {name: self._value(hp, name) for name in self.SPACE if name not in ("units", "batch_size")}
+        args["units"] = self._units(hp, args["num_layers"])
+        return args
+
+    def batch_size(self, hp: kt.HyperParameters) -> int:
+        return int(self._value(hp, "batch_size"))
+
+    def declare(self, hp: kt.HyperParameters | None = None) -> kt.HyperParameters:
+        """Declare every hyperparameter (conditional ones included) without building a model."""
+        hp = hp or kt.HyperParameters()
+        self.arguments(hp)
+        self.batch_size(hp)
+        return hp
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        self.batch_size(hp)
+        args = self.arguments(hp)
+        keras.utils.set_random_seed(self.seed)
+        return self.builder(self.input_dim, **args)
+
+    # -- training and objectives -----------------------------------------------------------
+
+    def fit(
+        self,
+        hp: kt.HyperParameters,
+        model: keras.Model,
+        x: np.ndarray,
+        *,
+        validation_data: np.ndarray | tuple,
+        labels: tuple[np.ndarray, np.ndarray] | None = None,
+        epochs: int = 60,
+        initial_epoch: int = 0,
+        callbacks: Sequence[keras.callbacks.Callback] | None = None,
+        verbose: int = 0,
+        **_ignored: Any,
+    ) -> dict[str, float]:
+        """Train `model` and return every objective.
+
+        Args:
+            x: training images.
+            validation_data: validation images (or `(x_val, x_val)`, as Keras takes it).
+            labels: `(y_train, y_val)`; with them the linear-probe accuracy is returned too.
+            epochs, initial_epoch: as in `model.fit` (Hyperband continues trials).
+            callbacks: Keras callbacks, called at every epoch's start and end.
+
+        Raises:
+            keras_tuner.errors.FailedTrialError: when the loss became NaN or infinite;
+                the tuner records the trial as failed and the search goes on.
+        """
+        x_val = validation_data[0] if isinstance(validation_data, tuple) else validation_data
+        callback_list = keras.callbacks.CallbackList(list(callbacks or []), model=model)
+
+        def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+            callback_list.on_epoch_end(epoch - 1, logs)
+
+        callback_list.on_train_begin()
+        result = fit_autoencoder(
+            model,
+            x,
+            x_val,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            batch_size=self.batch_size(hp),
+            patience=self.patience,
+            seed=self.seed,
+            on_epoch_end=on_epoch_end if callbacks else None,
+        )
+        callback_list.on_train_end()
+        self.last_fit = result
+        if result.diverged:
+            bad = {k: v[-1] for k, v in result.history.items() if not math.isfinite(v[-1])}
+            raise kt.errors.FailedTrialError(
+                f"The loss became NaN or infinite at epoch {initial_epoch + result.epochs_trained} "
+                f"({bad}); this configuration diverges, most often from too large a learning rate."
+            )
+        return self.objectives(model, x, x_val, labels)
+
+    def objectives(
+        self, model: keras.Model, x: np.ndarray, x_val: np.ndarray, labels: tuple | None
+    ) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def _probe(model: keras.Model, x: np.ndarray, x_val: np.ndarray, labels, seed: int) -> dict[str, float]:
+    if labels is None:
+        return {}
+    y_train, y_val = labels
+    z_train, z_val = evaluate.encode(model, x), evaluate.encode(model, x_val)
+    return {"val_probe_accuracy": evaluate.linear_probe_accuracy(z_train, y_train, z_val, y_val, seed=seed)}
+
+
+class DenseAutoencoderHyperModel(_AutoencoderHyperModel):
+    """The dense autoencoder's search space (`DENSE_SPACE`); objectives `val_mse`, `val_probe_accuracy`.
+
+    Args:
+        input_dim: pixels per image.
+        tune: the hyperparameters searched (default `DENSE_TUNED`); the latent size is
+            not among them, because against reconstruction alone the largest code always
+            wins. Add it when the objective is the probe accuracy.
+        fixed: values for hyperparameters that are not searched.
+        choices: short lists of values that replace a searched hyperparameter's range.
+        patience: early stopping patience inside each trial (None: every epoch).
+        seed: seeds every trial's initial weights and shuffling.
+    """
+
+    SPACE = DENSE_SPACE
+    TUNED = DENSE_TUNED
+    builder = staticmethod(build_dense_autoencoder)
+
+    def objectives(self, model, x, x_val, labels):
+        return {
+            "val_mse": evaluate.reconstruction_error(model, x_val),
+            **_probe(model, x, x_val, labels, self.seed),
+        }
+
+
+class VAEHyperModel(_AutoencoderHyperModel):
+    """The VAE's search space (`VAE_SPACE`, with beta and KL warm-up); objective `val_neg_elbo`."""
+
+    SPACE = VAE_SPACE
+    TUNED = VAE_TUNED
+    builder = staticmethod(build_vae)
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        self.batch_size(hp)
+        keras.utils.set_random_seed(self.seed)
+        return build_vae(self.input_dim, **self.arguments(hp), seed=self.seed)
+
+    def objectives(self, model, x, x_val, labels):
+        terms = evaluate.elbo(model, x_val, seed=self.seed)
+        return {
+            "val_neg_elbo": terms["neg_elbo"],
+            "val_mse": evaluate.reconstruction_error(model, x_val),
+            **_probe(model, x, x_val, labels, self.seed),
+        }
+
+
+def _closest(values: Sequence, default: Any) -> Any:
+    """The default if it is among `values`, else the first value."""
+    return default if default in values else values[0]

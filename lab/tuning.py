@@ -1,0 +1,355 @@
+"""Searches with KerasTuner: one `make_tuner` for the four kinds, and every trial in a table.
+
+    tuner = make_tuner("random", DenseAutoencoderHyperModel(64), objective="val_mse",
+                       max_trials=8, directory="runs", project_name="06_random")
+    search(tuner, dataset, epochs=60)
+    trials_frame(tuner)
+
+Searches write under `directory/project_name` and never overwrite by default, so a
+search that is interrupted (kernel restart, kill) resumes where it stopped: finished
+trials are reloaded, not retrained, and the trial that was running is run again.
+
+Each trial is trained by `lab.training.fit_autoencoder` (through the HyperModel's
+`fit`), its best weights are saved once at the end (not at every improving epoch), and
+its per-epoch history is kept beside KerasTuner's own `trial.json` as `lab_fit.json`.
+A trial whose loss becomes NaN is recorded as failed, and the search goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+from keras_tuner.src import config as kt_config
+from keras_tuner.src import utils as kt_utils
+from keras_tuner.src.engine import tuner_utils
+
+from lab.data import Dataset
+from lab.hypermodels import OBJECTIVES
+from lab.hypermodels import objective as make_objective
+
+KINDS = ("grid", "random", "bayesian", "hyperband")
+FIT_RECORD = "lab_fit.json"
+
+
+class _LabTrials:
+    """Train each trial with the HyperModel's own fit; save its best weights and history once."""
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        hp = trial.hyperparameters
+        model = self._try_build(hp)
+        # The tuner's per-epoch checkpoint callback is replaced by one save at the end
+        # (the fit restores the best epoch's weights); the user's callbacks are kept.
+        skip = (tuner_utils.SaveBestEpoch, tuner_utils.TunerCallback)
+        kwargs["callbacks"] = [c for c in kwargs.get("callbacks", []) if not isinstance(c, skip)]
+        started = time.perf_counter()
+        self.hypermodel.last_fit = None
+        try:
+            results = self.hypermodel.fit(hp, model, *args, **kwargs)
+        finally:
+            self._record(trial, kwargs, time.perf_counter() - started)
+        model.save_weights(self._get_checkpoint_fname(trial.trial_id))
+        _save_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
+        return results
+
+    def _record(self, trial, kwargs: dict, seconds: float) -> None:
+        fit = self.hypermodel.last_fit
+        if fit is None:
+            return
+        initial = int(kwargs.get("initial_epoch", 0))
+        record = {
+            "history": fit.history,
+            "initial_epoch": initial,
+            "epochs_trained": fit.epochs_trained,
+            "best_epoch": fit.best_epoch,
+            "stopped_early": fit.stopped_early,
+            "diverged": fit.diverged,
+            "seconds": seconds,
+        }
+        _save_json(Path(self.get_trial_dir(trial.trial_id)) / FIT_RECORD, record)
+
+
+class GridOracle(kt.Oracle):
+    """Every combination of the (discrete) search space, in order, each tried once.
+
+    Unlike KerasTuner 1.4.8's GridSearchOracle, whose order is kept only in memory
+    (it raises a KeyError when a search is reloaded), this one works out what is left
+    from the trials on disk, so an interrupted grid resumes like the other searches.
+    """
+
+    def populate_space(self, trial_id):
+        tried = {_key(trial.hyperparameters) for trial in self.trials.values() if trial.trial_id != trial_id}
+        for values in grid_points(self.get_space()):
+            hp = self.get_space()
+            hp.values = dict(values)
+            if _key(hp) not in tried:
+                return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
+        if self.ongoing_trials:
+            return {"status": kt.engine.trial.TrialStatus.IDLE, "values": None}
+        return {"status": kt.engine.trial.TrialStatus.STOPPED, "values": None}
+
+
+def grid_points(space: kt.HyperParameters) -> list[dict[str, Any]]:
+    """Every distinct combination of active values, in the order a grid visits them."""
+    items = list(space.space)
+    points, seen = [], set()
+    for combination in itertools.product(*(list(item.values) for item in items)):
+        hp = space.copy()
+        hp.values = {item.name: value for item, value in zip(items, combination, strict=True)}
+        active = {item.name: hp.values[item.name] for item in items if hp.is_active(item)}
+        key = tuple(active.items())
+        if key not in seen:
+            seen.add(key)
+            points.append(active)
+    return points
+
+
+def _key(hp: kt.HyperParameters) -> tuple:
+    return tuple((item.name, hp.values.get(item.name)) for item in hp.space if hp.is_active(item))
+
+
+class GridSearch(_LabTrials, kt.Tuner):
+    def __init__(
+        self, hypermodel, objective, max_trials, seed=None, max_consecutive_failed_trials=5, **kwargs
+    ):
+        oracle = GridOracle(
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+
+class RandomSearch(_LabTrials, kt.RandomSearch):
+    pass
+
+
+class BayesianOptimization(_LabTrials, kt.BayesianOptimization):
+    pass
+
+
+class Hyperband(_LabTrials, kt.Hyperband):
+    pass
+
+
+_CLASSES = {
+    "grid": GridSearch,
+    "random": RandomSearch,
+    "bayesian": BayesianOptimization,
+    "hyperband": Hyperband,
+}
+
+
+def make_tuner(
+    kind: str,
+    hypermodel: kt.HyperModel,
+    *,
+    objective: str = "val_mse",
+    max_trials: int = 10,
+    max_epochs: int = 60,
+    factor: int = 3,
+    hyperband_iterations: int = 1,
+    num_initial_points: int | None = None,
+    directory: str | os.PathLike = "runs",
+    project_name: str = "search",
+    overwrite: bool = False,
+    seed: int = 0,
+    max_consecutive_failed_trials: int = 5,
+) -> kt.Tuner:
+    """A KerasTuner tuner of one kind, writing under `directory/project_name`.
+
+    Args:
+        kind: "grid", "random", "bayesian" or "hyperband".
+        hypermodel: a HyperModel of `lab.hypermodels`.
+        objective: "val_mse", "val_probe_accuracy" or "val_neg_elbo" (the direction is known).
+        max_trials: the most trials (grid, random, Bayesian; a grid also stops when it is
+            exhausted). Hyperband's trial count follows from `max_epochs` and `factor`.
+        max_epochs: Hyperband's largest per-trial budget.
+        factor: Hyperband's reduction factor: each round keeps about 1/factor of the trials.
+        hyperband_iterations: how many times Hyperband runs its whole set of brackets.
+        num_initial_points: random trials before the Bayesian surrogate is used
+            (KerasTuner's default: 3 times the number of hyperparameters).
+        directory, project_name: where the search's state lives.
+        overwrite: start afresh, deleting an earlier search there. The default, False,
+            resumes an earlier search of the same name.
+        seed: seeds the tuner's own sampling.
+        max_consecutive_failed_trials: stop the search after this many failures in a row.
+    """
+    if kind not in _CLASSES:
+        raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    common = dict(
+        hypermodel=hypermodel,
+        objective=make_objective(objective),
+        seed=seed,
+        directory=str(directory),
+        project_name=project_name,
+        overwrite=overwrite,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
+    if kind == "hyperband":
+        if max_epochs < factor:
+            raise ValueError(f"Hyperband needs max_epochs >= factor, got {max_epochs} and {factor}")
+        return Hyperband(
+            max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, **common
+        )
+    if max_trials < 1:
+        raise ValueError(f"max_trials must be >= 1, got {max_trials}")
+    if kind == "grid":
+        _check_grid(hypermodel)
+    if kind == "bayesian":
+        return BayesianOptimization(max_trials=max_trials, num_initial_points=num_initial_points, **common)
+    return _CLASSES[kind](max_trials=max_trials, **common)
+
+
+def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool = True) -> pd.DataFrame:
+    """Run (or resume) a search on the dataset's training and validation splits.
+
+    Args:
+        epochs: per-trial epochs (Hyperband sets its own per trial).
+        labels: pass the labels too, so every trial also reports `val_probe_accuracy`.
+
+    Returns:
+        `trials_frame(tuner)`.
+    """
+    with _search_context():
+        tuner.search(
+            dataset.x_train,
+            validation_data=dataset.x_val,
+            labels=(dataset.y_train, dataset.y_val) if labels else None,
+            epochs=epochs,
+            verbose=0,
+        )
+    return trials_frame(tuner)
+
+
+@contextlib.contextmanager
+def _search_context() -> Iterator[None]:
+    """Atomic state files; no stack trace per failed trial (the table has its message), no retracing notices
+    (every trial is a new model, so a new compiled function), and no notice that a
+    Hyperband continuation starts its optimizer afresh (as KerasTuner intends)."""
+    from lab._backend import tf
+
+    debug, level, save_json = kt_config.DEBUG, tf.get_logger().level, kt_utils.save_json
+    kt_config.DEBUG = False
+    tf.get_logger().setLevel("ERROR")
+    # KerasTuner writes its state files in place; a kill during a write would leave an
+    # empty oracle.json that cannot be resumed. Write them whole or not at all.
+    kt_utils.save_json = _save_json
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            yield
+    finally:
+        kt_config.DEBUG = debug
+        tf.get_logger().setLevel(level)
+        kt_utils.save_json = save_json
+
+
+def _save_json(path, obj) -> str:
+    """Write JSON to a temporary file and move it into place (atomic on one file system)."""
+    text = json.dumps(obj, allow_nan=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+    return text
+
+
+def trials_frame(tuner: kt.Tuner) -> pd.DataFrame:
+    """One row per trial, in the order they ran.
+
+    Columns: `trial`, `status`, every hyperparameter (NaN where a conditional one is
+    inactive; Hyperband's `tuner/...` entries too), every objective the trial reported,
+    `best_epoch`, `epochs` (epochs consumed by the trial), `initial_epoch`, `seconds`,
+    `message` (why a trial failed) and `history` (its per-epoch history, a dict of lists).
+    """
+    rows = []
+    for trial_id, trial in sorted(tuner.oracle.trials.items(), key=lambda item: int(item[0])):
+        hp = trial.hyperparameters
+        row: dict[str, Any] = {"trial": trial_id, "status": str(trial.status)}
+        for item in hp.space:
+            row[item.name] = hp.values.get(item.name) if hp.is_active(item) else np.nan
+        for name in hp.values:
+            row.setdefault(name, hp.values[name])
+        for name in sorted(trial.metrics.metrics):
+            row[name] = trial.metrics.get_best_value(name)
+        record = _fit_record(tuner, trial_id)
+        row["best_epoch"] = record.get("best_epoch", np.nan)
+        row["epochs"] = record.get("epochs_trained", 0)
+        row["initial_epoch"] = record.get("initial_epoch", 0)
+        row["seconds"] = record.get("seconds", np.nan)
+        row["message"] = _last_line(trial.message) if trial.message else ""
+        row["history"] = record.get("history", {})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for name in OBJECTIVES:
+        if name in frame and frame[name].dtype == object:
+            frame[name] = pd.to_numeric(frame[name])
+    return frame
+
+
+def best_so_far(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
+    """The best objective after each trial against the epochs consumed so far."""
+    sign = 1 if OBJECTIVES[objective] == "min" else -1
+    best, points = math.inf, []
+    consumed = 0
+    for _, row in frame.iterrows():
+        consumed += int(row["epochs"])
+        value = row.get(objective, np.nan)
+        if row["status"] == "COMPLETED" and value is not None and math.isfinite(value):
+            best = min(best, sign * value)
+        points.append({"trial": row["trial"], "epochs_consumed": consumed, "best": sign * best})
+    return pd.DataFrame(points)
+
+
+def completed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The finished trials only."""
+    return frame[frame["status"] == "COMPLETED"]
+
+
+def best_trial(frame: pd.DataFrame, objective: str) -> pd.Series:
+    """The best completed trial's row."""
+    done = completed(frame).dropna(subset=[objective])
+    if done.empty:
+        raise ValueError("No trial has completed yet: run (or resume) the search first.")
+    index = done[objective].idxmin() if OBJECTIVES[objective] == "min" else done[objective].idxmax()
+    return done.loc[index]
+
+
+def _fit_record(tuner: kt.Tuner, trial_id: str) -> dict[str, Any]:
+    path = Path(tuner.project_dir) / f"trial_{trial_id}" / FIT_RECORD
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _last_line(message: str) -> str:
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _check_grid(hypermodel: kt.HyperModel) -> None:
+    """A grid needs a finite list of values for every searched hyperparameter."""
+    if not hasattr(hypermodel, "declare"):
+        return
+    continuous = [
+        item.name
+        for item in hypermodel.declare().space
+        if type(item).__name__ == "Float" and getattr(item, "step", None) is None
+    ]
+    if continuous:
+        raise ValueError(
+            f"A grid search needs a list of values for {', '.join(continuous)}: pass, for example, "
+            f"choices={{{continuous[0]!r}: [1e-3, 3e-3, 1e-2]}} to the HyperModel, or use another tuner kind."
+        )
