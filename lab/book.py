@@ -102,6 +102,7 @@ def run_notebook(
     preset: str = "workshop",
     output_dir: Path = BUILD_DIR,
     figures_dir: Path = config.FIGURES_DIR,
+    runs_dir: Path = config.RUNS_DIR,
     parameters: dict[str, object] | None = None,
     cell_timeout: int | None = 600,
 ) -> float:
@@ -112,6 +113,7 @@ def run_notebook(
         preset: injected as `PRESET`.
         output_dir: where the executed copy is written.
         figures_dir: injected as `FIGURES_DIR` (absolute, so the working folder does not matter).
+        runs_dir: injected as `RUNS_DIR`, where the searches of notebooks 06 to 08 keep their state.
         parameters: further values for the notebook's parameters cell.
         cell_timeout: seconds any one cell may run.
     """
@@ -122,6 +124,7 @@ def run_notebook(
     params = {
         "PRESET": preset,
         "FIGURES_DIR": str(Path(figures_dir).resolve()),
+        "RUNS_DIR": str(Path(runs_dir).resolve()),
         **(parameters or {}),
     }
     start = time.perf_counter()

@@ -57,6 +57,12 @@ class RunConfig:
     generative_latent_dim: int = 2
     warmup_epochs: int = 10
     aae_epochs: int = 60
+    # Notebooks 06 to 08, the searches: trials for grid, random and Bayesian searches,
+    # each trial's epoch budget and early stopping patience, Hyperband's reduction factor.
+    search_trials: int = 10
+    search_epochs: int = 40
+    search_patience: int = 6
+    hyperband_factor: int = 3
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -87,6 +93,9 @@ _PRESETS: dict[str, dict[str, object]] = {
         label_fractions=(0.1,),
         warmup_epochs=1,
         aae_epochs=2,
+        search_trials=2,
+        search_epochs=3,
+        search_patience=1,
     ),
     # The default: all of digits, sized for a 2-core laptop.
     "workshop": dict(),
@@ -104,6 +113,9 @@ _PRESETS: dict[str, dict[str, object]] = {
         overfit_train_size=500,
         overfit_epochs=200,
         aae_epochs=50,
+        search_trials=30,
+        search_epochs=60,
+        search_patience=8,
     ),
 }
 

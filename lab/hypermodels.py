@@ -173,6 +173,19 @@ class _AutoencoderHyperModel(kt.HyperModel):
         self.batch_size(hp)
         return hp
 
+    def hyperparameters(self, **values: Any) -> kt.HyperParameters:
+        """The declared space with some values set, and defaults for the ones that become active
+        (setting `num_layers=3` gives `units_3` its default)."""
+        hp = self.declare()
+        unknown = sorted(set(values) - {item.name for item in hp.space})
+        if unknown:
+            raise ValueError(f"{unknown} are not searched here; searched: {[i.name for i in hp.space]}")
+        hp.values.update(values)
+        for item in hp.space:
+            if hp.is_active(item) and item.name not in hp.values:
+                hp.values[item.name] = item.default
+        return hp
+
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         self.batch_size(hp)
         args = self.arguments(hp)

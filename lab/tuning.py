@@ -353,3 +353,82 @@ def _check_grid(hypermodel: kt.HyperModel) -> None:
             f"A grid search needs a list of values for {', '.join(continuous)}: pass, for example, "
             f"choices={{{continuous[0]!r}: [1e-3, 3e-3, 1e-2]}} to the HyperModel, or use another tuner kind."
         )
+
+
+def surrogate_slice(tuner: kt.Tuner, name: str, *, trials: int | None = None, points: int = 200) -> dict:
+    """The Bayesian search's Gaussian process, refitted on a one-hyperparameter search, across its range.
+
+    The same regressor the oracle uses (`oracle._make_gpr()`: Matern 5/2 kernel,
+    normalized targets), fitted on the same encoding of the trials (each value mapped
+    to [0, 1] by the hyperparameter's own sampling, log for a log-scaled one).
+
+    Args:
+        tuner: a Bayesian tuner whose search varies `name` only.
+        name: the hyperparameter.
+        trials: fit on the first this many completed trials only (to show the
+            surrogate as it stood before a later trial was chosen).
+
+    Returns:
+        `values` (the hyperparameter along its range), `mean` and `std` (the surrogate's
+        prediction of the objective), `observed_x` and `observed_y` (the trials), `beta`.
+    """
+    oracle = tuner.oracle
+    searched = [hp.name for hp in oracle._nonfixed_space()]
+    if searched != [name]:
+        raise ValueError(f"surrogate_slice needs a search over {name!r} alone; this one searches {searched}.")
+    hp = next(h for h in oracle.hyperparameters.space if h.name == name)
+    done = [
+        t for _, t in sorted(oracle.trials.items(), key=lambda item: int(item[0])) if t.status == "COMPLETED"
+    ]
+    done = done[:trials] if trials is not None else done
+    if len(done) < 2:
+        raise ValueError("The surrogate needs at least two completed trials.")
+    sign = -1.0 if oracle.objective.direction == "max" else 1.0
+    x = np.array([[hp.value_to_prob(t.hyperparameters.values[name])] for t in done])
+    y = np.array([sign * t.score for t in done])
+    gpr = oracle._make_gpr()
+    gpr.fit(x, y)
+    probs = np.linspace(0.0005, 0.9995, points)
+    mean, std = gpr.predict(probs[:, None], return_std=True)
+    return dict(
+        values=np.array([hp.prob_to_value(p) for p in probs]),
+        mean=sign * mean,
+        std=std,
+        observed_x=np.array([t.hyperparameters.values[name] for t in done]),
+        observed_y=sign * y,
+        beta=oracle.beta,
+    )
+
+
+def space_table(hypermodel) -> pd.DataFrame:
+    """The search space as a table: each hyperparameter, its range, default, and condition."""
+    rows = []
+    for item in hypermodel.declare().space:
+        config = item.get_config()
+        if "values" in config:
+            span = ", ".join(str(v) for v in config["values"])
+        else:
+            span = f"{config['min_value']:g} to {config['max_value']:g}"
+            if config.get("sampling") == "log":
+                span += " (log scale)"
+            elif config.get("step"):
+                span += f" (step {config['step']:g})"
+        conditions = [c.get_config() for c in item.conditions]
+        when = "; ".join(f"{c['name']} in {c['values']}" for c in conditions)
+        rows.append({"hyperparameter": item.name, "values": span, "default": item.default, "only when": when})
+    fixed = {
+        name: hypermodel.fixed.get(name, spec.default)
+        for name, spec in hypermodel.SPACE.items()
+        if name not in hypermodel.tune
+    }
+    for name, value in fixed.items():
+        rows.append({"hyperparameter": name, "values": "fixed", "default": value, "only when": ""})
+    return pd.DataFrame(rows).set_index("hyperparameter")
+
+
+def load_trial_model(tuner: kt.Tuner, trial_id: str):
+    """A trial's model with its best weights, as saved at the end of the trial."""
+    with warnings.catch_warnings():
+        # Only weights are saved; the optimizer starts afresh, as intended.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return tuner.load_model(tuner.oracle.get_trial(trial_id))

@@ -1,0 +1,204 @@
+"""Search spaces, the four tuner kinds, the trials table, resuming, and failed trials."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from lab import config, data, tuning
+from lab._backend import keras
+from lab.hypermodels import DENSE_SPACE, VAE_SPACE, DenseAutoencoderHyperModel, VAEHyperModel
+
+DOCUMENTED = {"trial", "status", "best_epoch", "epochs", "initial_epoch", "seconds", "message", "history"}
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return data.load_for(config.preset("quick", max_train=120, max_eval=60))
+
+
+def _dense_layers(model) -> list[int]:
+    """Widths of the Dense layers in order, looking inside the encoder and decoder."""
+    widths = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            widths.append(layer.units)
+        elif hasattr(layer, "layers"):
+            widths.extend(_dense_layers(layer))
+    return widths
+
+
+@pytest.mark.parametrize("name", sorted(DENSE_SPACE))
+def test_every_choice_of_the_dense_space_builds(name):
+    spec = DENSE_SPACE[name]
+    values = spec.values if spec.kind == "choice" else spec.values[:2]
+    for value in values:
+        hm = DenseAutoencoderHyperModel(64, tune=(), fixed={name: value})
+        model = hm.build(kt.HyperParameters())
+        assert model(np.zeros((3, 64), "float32")).shape == (3, 64)
+
+
+@pytest.mark.parametrize("name", sorted(set(VAE_SPACE) - set(DENSE_SPACE)) + ["latent_dim"])
+def test_every_choice_of_the_vae_space_builds(name):
+    spec = VAE_SPACE[name]
+    values = spec.values if spec.kind == "choice" else spec.values[:2]
+    for value in values:
+        model = VAEHyperModel(64, tune=(), fixed={name: value}).build(kt.HyperParameters())
+        assert model(np.zeros((3, 64), "float32")).shape == (3, 64)
+
+
+def test_per_layer_widths_exist_only_with_their_layer():
+    hm = DenseAutoencoderHyperModel(64, tune=("num_layers", "units"), fixed={"latent_dim": 4})
+    space = hm.declare()
+    assert {"units_1", "units_2", "units_3"} <= {item.name for item in space.space}
+    for layers in (1, 2, 3):
+        hp = hm.declare()
+        hp.values.update(num_layers=layers, units_1=32, units_2=64, units_3=128)
+        active = [name for name in ("units_1", "units_2", "units_3") if hp.is_active(name)]
+        assert len(active) == layers
+        widths = _dense_layers(hm.build(hp))
+        # Encoder widths, the code, then the decoder mirrored, then the output.
+        assert widths[:layers] == [32, 64, 128][:layers] and widths[layers] == 4
+
+
+def test_unknown_or_conflicting_names_are_refused():
+    with pytest.raises(ValueError, match="Unknown hyperparameter"):
+        DenseAutoencoderHyperModel(64, tune=("depth",))
+    with pytest.raises(ValueError, match="both tuned and fixed"):
+        DenseAutoencoderHyperModel(64, tune=("units",), fixed={"units": 64})
+    with pytest.raises(ValueError, match="not tuned"):
+        DenseAutoencoderHyperModel(64, tune=(), choices={"units": [32]})
+    with pytest.raises(ValueError, match="Unknown tuner kind"):
+        tuning.make_tuner("annealing", DenseAutoencoderHyperModel(64))
+    with pytest.raises(ValueError, match="list of values for learning_rate"):
+        tuning.make_tuner("grid", DenseAutoencoderHyperModel(64, tune=("learning_rate",)))
+
+
+@pytest.mark.parametrize("kind", tuning.KINDS)
+def test_each_tuner_kind_runs_a_small_search(kind, ds, tmp_path):
+    choices = {"units": [32, 64], "learning_rate": [3e-3, 1e-2]}
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=tuple(choices), choices=choices, patience=None)
+    tuner = tuning.make_tuner(
+        kind, hm, max_trials=2, max_epochs=3, directory=tmp_path, project_name=kind, num_initial_points=1
+    )
+    frame = tuning.search(tuner, ds, epochs=2)
+    assert len(frame) >= 2 and (frame["status"] == "COMPLETED").all()
+    assert DOCUMENTED | {"units_1", "units_2", "learning_rate", "val_mse", "val_probe_accuracy"} <= set(frame)
+    assert frame["val_mse"].between(0, 1).all() and frame["val_probe_accuracy"].between(0, 1).all()
+    for _, row in frame.iterrows():
+        assert len(row["history"]["loss"]) == row["epochs"] >= 1
+    if kind == "hyperband":
+        assert {"tuner/epochs", "tuner/bracket", "tuner/round"} <= set(frame)
+    else:
+        assert (frame["epochs"] == 2).all()
+    # The best trial's saved weights reload.
+    best = tuner.get_best_models(1)[0]
+    assert best(ds.x_val[:2]).shape == (2, ds.n_features)
+
+
+def test_the_vae_search_reports_the_negative_elbo(ds, tmp_path):
+    hm = VAEHyperModel(ds.n_features, tune=("beta",), fixed={"warmup_epochs": 0}, patience=None)
+    tuner = tuning.make_tuner("random", hm, objective="val_neg_elbo", max_trials=2, directory=tmp_path)
+    frame = tuning.search(tuner, ds, epochs=2, labels=False)
+    assert np.isfinite(frame["val_neg_elbo"]).all() and frame["beta"].nunique() == 2
+    best = tuning.best_trial(frame, "val_neg_elbo")
+    assert best["val_neg_elbo"] == frame["val_neg_elbo"].min()
+
+
+def test_a_diverging_trial_is_failed_and_the_search_goes_on(ds, tmp_path):
+    hm = DenseAutoencoderHyperModel(
+        ds.n_features,
+        tune=("learning_rate",),
+        choices={"learning_rate": [1e6, 1e-2]},
+        fixed={"optimizer": "momentum"},
+        patience=None,
+    )
+    tuner = tuning.make_tuner("grid", hm, max_trials=5, directory=tmp_path)
+    frame = tuning.search(tuner, ds, epochs=3)
+    assert list(frame["status"]) == ["FAILED", "COMPLETED"]
+    assert "NaN" in frame.loc[0, "message"] and np.isnan(frame.loc[0, "val_mse"])
+    assert tuning.best_trial(frame, "val_mse")["learning_rate"] == 1e-2
+    curve = tuning.best_so_far(frame, "val_mse")
+    assert np.isnan(curve["best"].iloc[0]) or not np.isfinite(curve["best"].iloc[0])
+    assert curve["best"].iloc[1] == frame.loc[1, "val_mse"]
+
+
+def test_best_so_far_never_gets_worse_and_counts_epochs():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "trial": ["0", "1", "2"],
+            "status": ["COMPLETED", "COMPLETED", "COMPLETED"],
+            "val_probe_accuracy": [0.5, 0.4, 0.7],
+            "epochs": [3, 5, 2],
+        }
+    )
+    curve = tuning.best_so_far(frame, "val_probe_accuracy")
+    assert list(curve["best"]) == [0.5, 0.5, 0.7] and list(curve["epochs_consumed"]) == [3, 8, 10]
+
+
+SEARCH_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from lab import config, data, tuning
+    from lab.hypermodels import DenseAutoencoderHyperModel
+    ds = data.load_for(config.preset("quick", max_train=120, max_eval=60))
+    choices = {"units": [32, 64, 128], "learning_rate": [1e-3, 3e-3]}
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=tuple(choices), choices=choices, patience=None)
+    tuner = tuning.make_tuner(sys.argv[1], hm, max_trials=4, directory=sys.argv[2], project_name="resume")
+    frame = tuning.search(tuner, ds, epochs=40)
+    print("TRIALS", len(frame), (frame["status"] == "COMPLETED").sum())
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["grid", "random"])
+def test_a_killed_search_resumes_without_losing_finished_trials(kind, tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(SEARCH_SCRIPT)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, str(script), kind, str(tmp_path)]
+    project = tmp_path / "resume"
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while len(list(project.glob("trial_*/lab_fit.json"))) < 2:
+        assert process.poll() is None, process.stdout.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "the search did not finish two trials in time"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = {path.parent.name: path.read_text() for path in project.glob("trial_*/lab_fit.json")}
+    states = {path.parent.name: json.loads(path.read_text()) for path in project.glob("trial_*/trial.json")}
+    done_before = {name for name, state in states.items() if state["status"] == "COMPLETED"}
+    assert done_before, "no trial was recorded as finished before the kill"
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert "Reloading Tuner" in rerun.stdout
+    assert "TRIALS 4 4" in rerun.stdout
+    for name in done_before:
+        # Finished trials were reloaded, not trained again: their records are untouched.
+        assert (project / name / "lab_fit.json").read_text() == finished[name]
+    settings = [
+        tuple(sorted((k, v) for k, v in json.loads(p.read_text())["hyperparameters"]["values"].items()))
+        for p in project.glob("trial_*/trial.json")
+    ]
+    assert len(set(settings)) == len(settings) == 4, "a resumed search tried a setting twice"
+
+
+def test_trial_records_are_beside_keras_tuner_state(ds, tmp_path):
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("units",), choices={"units": [32]}, patience=None)
+    tuner = tuning.make_tuner("grid", hm, max_trials=3, directory=tmp_path, project_name="p")
+    frame = tuning.search(tuner, ds, epochs=2)
+    assert len(frame) == 1  # the grid had one point
+    record = json.loads(Path(tmp_path, "p", "trial_0", "lab_fit.json").read_text())
+    assert record["epochs_trained"] == 2 and len(record["history"]["val_loss"]) == 2
