@@ -34,6 +34,7 @@ import pandas as pd
 from keras_tuner.src import config as kt_config
 from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import tuner_utils
+from sklearn.exceptions import ConvergenceWarning
 
 from lab.data import Dataset
 from lab.hypermodels import OBJECTIVES
@@ -250,6 +251,8 @@ def _search_context() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            # The Bayesian oracle's GP hitting a length-scale bound on few trials is expected.
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
             yield
     finally:
         kt_config.DEBUG = debug
@@ -387,7 +390,9 @@ def surrogate_slice(tuner: kt.Tuner, name: str, *, trials: int | None = None, po
     x = np.array([[hp.value_to_prob(t.hyperparameters.values[name])] for t in done])
     y = np.array([sign * t.score for t in done])
     gpr = oracle._make_gpr()
-    gpr.fit(x, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        gpr.fit(x, y)
     probs = np.linspace(0.0005, 0.9995, points)
     mean, std = gpr.predict(probs[:, None], return_std=True)
     return dict(
