@@ -26,7 +26,14 @@ def main() -> None:
         for path in book.notebooks():
             if args.only and path.name[:2] not in args.only:
                 continue
-            seconds = book.run_notebook(path, preset=args.preset, output_dir=Path(tmp), figures_dir=figures)
+            # A fresh runs folder: searches are timed from scratch, never reloaded.
+            seconds = book.run_notebook(
+                path,
+                preset=args.preset,
+                output_dir=Path(tmp),
+                figures_dir=figures,
+                runs_dir=Path(tmp) / "runs",
+            )
             total += seconds
             print(f"{path.name:40s} {seconds:7.1f} s  ({seconds / 60:.2f} min)", flush=True)
         print(f"{'total':40s} {total:7.1f} s  (preset {args.preset})")

@@ -62,7 +62,7 @@ class RunConfig:
     search_trials: int = 10
     search_epochs: int = 40
     search_patience: int = 6
-    hyperband_factor: int = 3
+    hyperband_factor: int = 4
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -96,6 +96,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         search_trials=2,
         search_epochs=3,
         search_patience=1,
+        hyperband_factor=3,
     ),
     # The default: all of digits, sized for a 2-core laptop.
     "workshop": dict(),
@@ -116,6 +117,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         search_trials=30,
         search_epochs=60,
         search_patience=8,
+        hyperband_factor=3,
     ),
 }
 

@@ -1,0 +1,77 @@
+"""Tuning overhead: a search's wall time against training the same trials without a tuner.
+
+A random search over the book's dense-autoencoder space runs N trials on digits. Then each
+trial's configuration is trained again for the epochs that trial consumed, twice: with plain
+`model.fit` and Keras's defaults, and with the book's own loop (the HyperModel's `fit`)
+outside any tuner. Printed: the three wall times and the two ratios,
+
+    search / model.fit   the figure the budget is set on (under 1.2);
+    search / own loop    what the tuner itself adds (building, bookkeeping, saving).
+
+Run: python benchmarks/tuning_overhead.py [--trials 8] [--epochs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from lab import config, data, tuning
+from lab._backend import keras
+from lab.hypermodels import DenseAutoencoderHyperModel
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--preset", default="workshop")
+    args = parser.parse_args()
+
+    cfg = config.preset(args.preset)
+    ds = data.load_for(cfg)
+    hm = DenseAutoencoderHyperModel(
+        ds.n_features, fixed={"latent_dim": cfg.latent_dim}, patience=None, seed=0
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        tuner = tuning.make_tuner(
+            "random", hm, max_trials=args.trials, directory=folder, project_name="overhead"
+        )
+        start = time.perf_counter()
+        frame = tuning.search(tuner, ds, epochs=args.epochs, labels=False)
+        search_s = time.perf_counter() - start
+
+        fit_s = own_s = 0.0
+        for _, row in frame.iterrows():
+            hp = tuner.oracle.get_trial(row["trial"]).hyperparameters
+            epochs = int(row["epochs"])
+            keras.backend.clear_session()
+            model = hm.build(hp)
+            start = time.perf_counter()
+            model.fit(
+                ds.x_train,
+                ds.x_train,
+                validation_data=(ds.x_val, ds.x_val),
+                epochs=epochs,
+                batch_size=hm.batch_size(hp),
+                verbose=0,
+            )
+            fit_s += time.perf_counter() - start
+            keras.backend.clear_session()
+            model = hm.build(hp)
+            start = time.perf_counter()
+            hm.fit(hp, model, ds.x_train, validation_data=ds.x_val, epochs=epochs)
+            own_s += time.perf_counter() - start
+
+    epochs_total = int(frame["epochs"].sum())
+    print(f"{len(frame)} trials, {epochs_total} epochs in all, {ds.name} ({len(ds.x_train)} training images)")
+    print(f"search (random, with the tuner)       {search_s:7.2f} s")
+    print(f"the same trials with model.fit        {fit_s:7.2f} s")
+    print(f"the same trials with the book's loop  {own_s:7.2f} s")
+    print(f"ratio search / model.fit              {search_s / fit_s:7.2f}   (budget: under 1.2)")
+    print(f"ratio search / book's loop            {search_s / own_s:7.2f}   (what the tuner adds)")
+
+
+if __name__ == "__main__":
+    main()
