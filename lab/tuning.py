@@ -47,6 +47,24 @@ FIT_RECORD = "lab_fit.json"
 class _LabTrials:
     """Train each trial with the HyperModel's own fit; save its best weights and history once."""
 
+    def reload(self):
+        """Reload a search; a trial that had finished when the process died is not run again.
+
+        KerasTuner writes a finished trial's `trial.json` before it removes the trial from
+        the running ones in `oracle.json`; a kill between the two writes would otherwise
+        make the reloaded search train that finished trial a second time.
+        """
+        super().reload()
+        oracle = self.oracle
+        finished = (kt.engine.trial.TrialStatus.COMPLETED, kt.engine.trial.TrialStatus.FAILED)
+        # The oracle's reload queues every trial that was running for a retry.
+        for trial_id in list(oracle._retry_queue):
+            trial = oracle.trials.get(trial_id)
+            if trial is not None and trial.status in finished:
+                oracle._retry_queue.remove(trial_id)
+                if trial_id not in oracle.end_order:
+                    oracle.end_order.append(trial_id)
+
     def _build_and_fit_model(self, trial, *args, **kwargs):
         hp = trial.hyperparameters
         model = self._try_build(hp)
