@@ -60,6 +60,9 @@ class RunConfig:
     # Notebooks 06 to 08, the searches: trials for grid, random and Bayesian searches,
     # each trial's epoch budget and early stopping patience, Hyperband's reduction factor.
     search_trials: int = 10
+    # Notebook 07: trials of the one-hyperparameter (learning-rate) slice, and of the VAE's search.
+    slice_trials: int = 6
+    vae_search_trials: int = 8
     search_epochs: int = 40
     search_patience: int = 6
     hyperband_factor: int = 4
@@ -94,6 +97,8 @@ _PRESETS: dict[str, dict[str, object]] = {
         warmup_epochs=1,
         aae_epochs=2,
         search_trials=2,
+        slice_trials=3,
+        vae_search_trials=2,
         search_epochs=3,
         search_patience=1,
         hyperband_factor=3,
@@ -115,6 +120,8 @@ _PRESETS: dict[str, dict[str, object]] = {
         overfit_epochs=200,
         aae_epochs=50,
         search_trials=30,
+        slice_trials=12,
+        vae_search_trials=20,
         search_epochs=60,
         search_patience=8,
         hyperband_factor=3,

@@ -153,10 +153,20 @@ def subspace_angles_to_pca(basis: np.ndarray, pca: PCA) -> np.ndarray:
 def elbo(vae: keras.Model, x: np.ndarray, *, seed: int = 0) -> dict[str, float]:
     """Mean reconstruction loss, KL divergence and negative ELBO (nats per image) of a VAE on `x`.
 
-    One code is sampled per image, as in training; the estimate is seeded.
+    One code is sampled per image, as in training. The estimate depends on `seed` only:
+    the sampling layer's generator is set from it for the estimate and put back after,
+    so the same weights give the same figure however much the model has sampled before.
     """
     keras.utils.set_random_seed(seed)
-    parts = [vae.terms(x[i : i + _CHUNK], training=False) for i in range(0, len(x), _CHUNK)]
+    generator = getattr(getattr(vae, "sampling", None), "seed_generator", None)
+    saved = None if generator is None else keras.ops.convert_to_numpy(generator.state)
+    if generator is not None:
+        generator.state.assign(np.array([seed, 0], dtype=saved.dtype))
+    try:
+        parts = [vae.terms(x[i : i + _CHUNK], training=False) for i in range(0, len(x), _CHUNK)]
+    finally:
+        if generator is not None:
+            generator.state.assign(saved)
     rec = float(np.mean(np.concatenate([keras.ops.convert_to_numpy(r) for r, _ in parts])))
     kl = float(np.mean(np.concatenate([keras.ops.convert_to_numpy(k) for _, k in parts])))
     return dict(reconstruction=rec, kl=kl, neg_elbo=rec + kl)

@@ -8,7 +8,8 @@ builds the model (`build(hp)`), and trains it with `lab.training.fit_autoencoder
 - `val_probe_accuracy`: accuracy of a linear probe trained on the codes of the
   training split and scored on those of the validation split (when labels are given);
 - `val_neg_elbo`: the VAE's validation negative ELBO (beta = 1, so runs with
-  different beta compare fairly).
+  different beta compare fairly), reported with its two terms, `val_reconstruction`
+  (distortion) and `val_kl` (rate), both in nats per image.
 
 Which hyperparameters are searched is chosen per search: `tune` names them, the
 others are fixed at `fixed` values or at the defaults below, and `choices` turns
@@ -84,7 +85,14 @@ DENSE_TUNED = ("num_layers", "units", "activation", "learning_rate", "batch_size
 VAE_TUNED = ("num_layers", "units", "learning_rate", "beta", "warmup_epochs")
 
 # Names of the objectives each HyperModel's fit returns, and their directions.
-OBJECTIVES = {"val_mse": "min", "val_probe_accuracy": "max", "val_neg_elbo": "min", "val_loss": "min"}
+OBJECTIVES = {
+    "val_mse": "min",
+    "val_probe_accuracy": "max",
+    "val_neg_elbo": "min",
+    "val_reconstruction": "min",
+    "val_kl": "min",
+    "val_loss": "min",
+}
 
 
 def objective(name: str) -> kt.Objective:
@@ -289,7 +297,11 @@ class DenseAutoencoderHyperModel(_AutoencoderHyperModel):
 
 
 class VAEHyperModel(_AutoencoderHyperModel):
-    """The VAE's search space (`VAE_SPACE`, with beta and KL warm-up); objective `val_neg_elbo`."""
+    """The VAE's search space (`VAE_SPACE`, with beta and KL warm-up); objective `val_neg_elbo`.
+
+    Every trial also reports the ELBO's two terms, `val_reconstruction` and `val_kl`,
+    its `val_mse`, and the probe accuracy when labels are given.
+    """
 
     SPACE = VAE_SPACE
     TUNED = VAE_TUNED
@@ -304,6 +316,8 @@ class VAEHyperModel(_AutoencoderHyperModel):
         terms = evaluate.elbo(model, x_val, seed=self.seed)
         return {
             "val_neg_elbo": terms["neg_elbo"],
+            "val_reconstruction": terms["reconstruction"],
+            "val_kl": terms["kl"],
             "val_mse": evaluate.reconstruction_error(model, x_val),
             **_probe(model, x, x_val, labels, self.seed),
         }

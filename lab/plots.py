@@ -698,6 +698,46 @@ def plot_hyperband_schedule(frame: pd.DataFrame) -> Figure:
     return fig
 
 
+def plot_rate_distortion(frame: pd.DataFrame, *, color: str = "beta") -> Figure:
+    """VAE trials on the rate-distortion plane: KL (rate) against reconstruction (distortion).
+
+    The negative ELBO is their sum, so the dotted diagonals join trials of equal
+    negative ELBO; the best trial, on the lowest diagonal, is starred. Points are
+    coloured by `color` (log scale when it spans more than a factor of 20).
+    """
+    done = frame[frame["status"] == "COMPLETED"].dropna(subset=["val_kl", "val_reconstruction"])
+    if done.empty:
+        raise ValueError("No completed VAE trial to draw: run (or resume) the search first.")
+    fig = Figure(figsize=(6.0, 4.2), layout="constrained")
+    ax = fig.subplots()
+    values = done[color].astype(float)
+    norm = (
+        mpl.colors.LogNorm(values.min(), values.max())
+        if (values > 0).all() and values.max() / values.min() > 20
+        else mpl.colors.Normalize(values.min(), values.max())
+    )
+    points = ax.scatter(done["val_kl"], done["val_reconstruction"], c=values, cmap="viridis", norm=norm, s=36)
+    fig.colorbar(points, ax=ax, label=color)
+    best = done.loc[(done["val_kl"] + done["val_reconstruction"]).idxmin()]
+    ax.plot(
+        best["val_kl"], best["val_reconstruction"], "*", color="C3", markersize=15, label="best negative ELBO"
+    )
+    x_lo, x_hi = ax.get_xlim()
+    y_lo, y_hi = ax.get_ylim()
+    totals = done["val_kl"] + done["val_reconstruction"]
+    for i, level in enumerate(np.linspace(totals.min(), totals.max(), 4)):
+        label = "equal negative ELBO" if i == 0 else None
+        ax.plot([x_lo, x_hi], [level - x_lo, level - x_hi], ":", color="0.5", linewidth=0.8, label=label)
+        x_end = min(x_hi, level - y_lo)  # where the diagonal leaves the axes, to label it there
+        ax.annotate(f"{level:.1f}", (x_end, level - x_end), fontsize=7, color="0.4", ha="right", va="bottom")
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_xlabel("rate: KL divergence (nats per image)")
+    ax.set_ylabel("distortion: reconstruction (nats per image)")
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
 def objective_direction(objective: str) -> str:
     """ "max" for accuracies, "min" for losses and errors."""
     return "max" if "accuracy" in objective else "min"

@@ -198,20 +198,25 @@ def make_tuner(
         max_epochs: Hyperband's largest per-trial budget.
         factor: Hyperband's reduction factor: each round keeps about 1/factor of the trials.
         hyperband_iterations: how many times Hyperband runs its whole set of brackets.
-        num_initial_points: random trials before the Bayesian surrogate is used
-            (KerasTuner's default: 3 times the number of hyperparameters).
+        num_initial_points: random trials before the Bayesian surrogate is used. The
+            default, `initial_points(max_trials)`, is a third of the trials (at least 2);
+            KerasTuner's own default, 3 per hyperparameter, would spend a small budget
+            entirely on random trials.
         directory, project_name: where the search's state lives.
         overwrite: start afresh, deleting an earlier search there. The default, False,
             resumes an earlier search of the same name.
-        seed: seeds the tuner's own sampling.
+        seed: seeds the tuner's own sampling: the same seed draws the same trials. (KerasTuner
+            takes a seed of 0 for "no seed" and draws one at random, so the oracle gets `seed + 1`.)
         max_consecutive_failed_trials: stop the search after this many failures in a row.
     """
     if kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    if seed < 0:
+        raise ValueError(f"seed must be 0 or more, got {seed}")
     common = dict(
         hypermodel=hypermodel,
         objective=make_objective(objective),
-        seed=seed,
+        seed=seed + 1,
         directory=str(directory),
         project_name=project_name,
         overwrite=overwrite,
@@ -228,8 +233,15 @@ def make_tuner(
     if kind == "grid":
         _check_grid(hypermodel)
     if kind == "bayesian":
+        if num_initial_points is None:
+            num_initial_points = initial_points(max_trials)
         return BayesianOptimization(max_trials=max_trials, num_initial_points=num_initial_points, **common)
     return _CLASSES[kind](max_trials=max_trials, **common)
+
+
+def initial_points(max_trials: int) -> int:
+    """Random trials a Bayesian search of `max_trials` runs before its surrogate: a third, at least 2."""
+    return max(2, max_trials // 3)
 
 
 def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool = True) -> pd.DataFrame:

@@ -130,3 +130,20 @@ def test_grouped_bars_tradeoff_denoising_histograms_and_roc():
     assert plots.plot_score_histograms(scores, flags, 0.5).axes[0].lines
     curve = {"fpr": np.array([0, 0, 1]), "tpr": np.array([0, 1, 1]), "auc": 1.0}
     assert "AUC 1.000" in plots.plot_roc({"test": curve}).axes[0].get_legend_handles_labels()[1][0]
+
+
+def test_rate_distortion_stars_the_lowest_sum_and_skips_failed_trials():
+    frame = pd.DataFrame(
+        {
+            "status": ["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"],
+            "beta": [0.1, 1.0, 4.0, 2.0],
+            "val_kl": [5.0, 3.0, 0.01, np.nan],
+            "val_reconstruction": [20.0, 21.0, 27.0, np.nan],
+        }
+    )
+    ax = plots.plot_rate_distortion(frame).axes[0]
+    star = next(line for line in ax.lines if line.get_marker() == "*")
+    assert (star.get_xdata()[0], star.get_ydata()[0]) == (3.0, 21.0)  # 24 nats, the lowest sum
+    assert len(ax.collections[0].get_offsets()) == 3
+    with pytest.raises(ValueError, match="No completed VAE trial"):
+        plots.plot_rate_distortion(frame[frame["status"] == "FAILED"])

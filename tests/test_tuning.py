@@ -109,8 +109,37 @@ def test_the_vae_search_reports_the_negative_elbo(ds, tmp_path):
     tuner = tuning.make_tuner("random", hm, objective="val_neg_elbo", max_trials=2, directory=tmp_path)
     frame = tuning.search(tuner, ds, epochs=2, labels=False)
     assert np.isfinite(frame["val_neg_elbo"]).all() and frame["beta"].nunique() == 2
+    # The objective is the sum of the ELBO's two terms, each reported on its own.
+    np.testing.assert_allclose(
+        frame["val_neg_elbo"], frame["val_reconstruction"] + frame["val_kl"], rtol=1e-5
+    )
+    assert (frame["val_kl"] >= 0).all()
     best = tuning.best_trial(frame, "val_neg_elbo")
     assert best["val_neg_elbo"] == frame["val_neg_elbo"].min()
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_same_seed_draws_the_same_trials(seed, tmp_path):
+    hm = DenseAutoencoderHyperModel(64)
+
+    def draws(name: str, seed: int) -> list[dict]:
+        tuner = tuning.make_tuner(
+            "random", hm, max_trials=3, directory=tmp_path, project_name=name, seed=seed
+        )
+        return [tuner.oracle.create_trial(f"t{i}").hyperparameters.values for i in range(3)]
+
+    assert draws("a", seed) == draws("b", seed) != draws("c", seed + 1)
+
+
+def test_a_bayesian_search_starts_with_a_third_of_its_trials_at_random(tmp_path):
+    hm = DenseAutoencoderHyperModel(64, tune=("learning_rate",))
+    for trials, expected in [(2, 2), (9, 3), (30, 10)]:
+        tuner = tuning.make_tuner(
+            "bayesian", hm, max_trials=trials, directory=tmp_path, project_name=str(trials)
+        )
+        assert tuner.oracle.num_initial_points == expected == tuning.initial_points(trials)
+    tuner = tuning.make_tuner("bayesian", hm, max_trials=9, num_initial_points=5, directory=tmp_path)
+    assert tuner.oracle.num_initial_points == 5
 
 
 def test_a_diverging_trial_is_failed_and_the_search_goes_on(ds, tmp_path):
