@@ -131,6 +131,22 @@ def test_the_same_seed_draws_the_same_trials(seed, tmp_path):
     assert draws("a", seed) == draws("b", seed) != draws("c", seed + 1)
 
 
+def test_trials_skip_the_full_garbage_collection_unless_asked(ds, tmp_path, monkeypatch):
+    import gc
+
+    calls = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append(1) or collect(*a))
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("learning_rate",), patience=None)
+    tuner = tuning.make_tuner("random", hm, max_trials=2, directory=tmp_path, project_name="fast")
+    tuning.search(tuner, ds, epochs=1, labels=False)
+    assert len(tuning.trials_frame(tuner)) == 2 and calls == []
+    monkeypatch.setattr(tuning.RandomSearch, "collect_between_trials", True)
+    tuner = tuning.make_tuner("random", hm, max_trials=2, directory=tmp_path, project_name="collecting")
+    tuning.search(tuner, ds, epochs=1, labels=False)
+    assert len(calls) >= 2
+
+
 def test_a_bayesian_search_starts_with_a_third_of_its_trials_at_random(tmp_path):
     hm = DenseAutoencoderHyperModel(64, tune=("learning_rate",))
     for trials, expected in [(2, 2), (9, 3), (30, 10)]:
