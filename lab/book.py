@@ -113,7 +113,8 @@ def run_notebook(
         preset: injected as `PRESET`.
         output_dir: where the executed copy is written.
         figures_dir: injected as `FIGURES_DIR` (absolute, so the working folder does not matter).
-        runs_dir: injected as `RUNS_DIR`, where the searches of notebooks 06 to 08 keep their state.
+        runs_dir: injected as `RUNS_DIR` where the notebook declares it (06 to 08), where
+            the searches keep their state.
         parameters: further values for the notebook's parameters cell.
         cell_timeout: seconds any one cell may run.
     """
@@ -127,6 +128,8 @@ def run_notebook(
         "RUNS_DIR": str(Path(runs_dir).resolve()),
         **(parameters or {}),
     }
+    if "RUNS_DIR" not in papermill.inspect_notebook(str(path)) and "RUNS_DIR" not in (parameters or {}):
+        del params["RUNS_DIR"]  # only the notebooks that search declare it
     start = time.perf_counter()
     papermill.execute_notebook(
         str(path),
