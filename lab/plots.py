@@ -508,8 +508,17 @@ def plot_best_so_far(
     """
     fig = Figure(figsize=(6.4, 3.8), layout="constrained")
     ax = fig.subplots()
+    styles = ["-", "--", "-.", ":"]  # so that curves which coincide stay visible
     for i, (name, curve) in enumerate(curves.items()):
-        ax.step(curve["epochs_consumed"], curve["best"], where="post", color=f"C{i}", label=name)
+        ax.step(
+            curve["epochs_consumed"],
+            curve["best"],
+            where="post",
+            color=f"C{i}",
+            linestyle=styles[i % len(styles)],
+            linewidth=2.0 - 0.3 * (i % len(styles)),
+            label=name,
+        )
         ax.plot(curve["epochs_consumed"], curve["best"], ".", color=f"C{i}", markersize=4)
     if budget is not None:
         ax.axvline(budget, color="0.4", linestyle=":", label=f"budget ({budget:g} epochs)")
