@@ -615,12 +615,12 @@ def plot_objective_vs_params(
         for i, (name, rows_) in enumerate(groups):
             ax.scatter(x[rows_.index], rows_[objective], s=22, color=f"C{i}", alpha=0.8, label=name)
         if hue:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, title=hue, title_fontsize=7)
         if len(failed):
             ax.plot(
                 x[failed.index], np.full(len(failed), top * 1.05), "x", color="#b00", mew=2, label="failed"
             )
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, title=hue, title_fontsize=7)
         if (
             numeric
             and (frame[param].dropna() > 0).all()
@@ -631,11 +631,26 @@ def plot_objective_vs_params(
         if not numeric:
             spread = max(len(labels) - 1, 1)
             ax.set_xticks([j / spread for j in range(len(labels))], labels, rotation=20)
+        elif (frame[param].dropna() % 1 == 0).all():
+            _integer_ticks(ax, frame[param].dropna().unique())
         ax.set_xlabel(param)
         ax.set_ylabel(objective)
     for ax in axes[len(params) :]:
         ax.set_visible(False)
     return fig
+
+
+def _integer_ticks(ax, values: np.ndarray) -> None:
+    """Ticks for an integer hyperparameter: its values when there are few (on a base-2 axis
+    when they span a factor of 8 or more, as widths and batch sizes do), else whole numbers."""
+    values = np.sort(values.astype(float))
+    if len(values) > 6:
+        ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+        return
+    if ax.get_xscale() == "linear" and values[0] > 0 and values[-1] / values[0] >= 8:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
 
 
 def plot_top_reconstructions(

@@ -147,3 +147,22 @@ def test_rate_distortion_stars_the_lowest_sum_and_skips_failed_trials():
     assert len(ax.collections[0].get_offsets()) == 3
     with pytest.raises(ValueError, match="No completed VAE trial"):
         plots.plot_rate_distortion(frame[frame["status"] == "FAILED"])
+
+
+def test_objective_panels_tick_integer_hyperparameters_at_their_values():
+    frame = pd.DataFrame(
+        {
+            "status": ["COMPLETED"] * 4 + ["FAILED"],
+            "num_layers": [1, 2, 3, 2, 1],
+            "units_1": [32, 64, 256, 512, 128],
+            "search": ["a", "a", "b", "b", "b"],
+            "val_mse": [0.03, 0.02, 0.01, 0.015, np.nan],
+        }
+    )
+    layers, units = plots.plot_objective_vs_params(
+        frame, ["num_layers", "units_1"], "val_mse", hue="search"
+    ).axes
+    assert [t.get_text() for t in layers.get_xticklabels()] == ["1", "2", "3"]
+    assert [t.get_text() for t in units.get_xticklabels()] == ["32", "64", "128", "256", "512"]
+    assert units.get_xscale() == "log" and layers.get_xscale() == "linear"
+    assert layers.get_legend().get_title().get_text() == "search"
