@@ -60,12 +60,12 @@ class RunConfig:
     # Notebooks 06 to 08, the searches: trials for grid, random and Bayesian searches,
     # each trial's epoch budget and early stopping patience, Hyperband's reduction factor.
     search_trials: int = 10
-    # Notebook 07: trials of the one-hyperparameter (learning-rate) slice, and of the VAE's search.
-    slice_trials: int = 6
-    vae_search_trials: int = 8
     search_epochs: int = 40
     search_patience: int = 6
     hyperband_factor: int = 4
+    # Notebook 07: trials of the one-hyperparameter (learning-rate) slice, and of the VAE's search.
+    slice_trials: int = 6
+    vae_search_trials: int = 8
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
