@@ -25,9 +25,11 @@ def test_a_slider_change_retrains_and_updates_the_numbers(setting):
     assert first is not None and first.status == "ok" and len(first.history["loss"]) == 20
     assert "validation MSE" in panel.numbers.value and f"{first.val_mse:.4f}" in panel.numbers.value
     panel.controls["latent_dim"].value = 2
-    panel.button.click()
+    panel.button.click()  # trains in the background, as in a browser
+    panel.wait()
     assert panel.last.settings["latent_dim"] == 2 and panel.last is not first
     assert len(panel.history_frame()) == 2
+    assert "run 2" in panel.numbers.value and f"{panel.last.val_mse:.4f}" in panel.numbers.value
 
 
 def test_moving_back_hits_the_cache(setting):
@@ -71,7 +73,87 @@ def test_auto_retrain_follows_the_slider(setting):
     panel = _panel(setting)
     panel.auto.value = True
     panel.controls["latent_dim"].value = 4
+    panel.wait()
     assert panel.last is not None and panel.last.settings["latent_dim"] == 4
+
+
+def test_quick_moves_train_only_the_last_setting(setting):
+    panel = _panel(setting)
+    panel.controls["epochs"].value = 200  # long enough that the later moves arrive mid-run
+    panel.auto.value = True
+    for latent in (3, 4, 5, 6):
+        panel.controls["latent_dim"].value = latent
+    panel.wait()
+    assert [r.settings["latent_dim"] for r in panel.runs] == [6]
+    assert panel.last.settings["latent_dim"] == 6 and "run 1" in panel.numbers.value
+
+
+def test_a_newer_request_stops_the_run_in_progress(setting):
+    panel = _panel(setting)
+    panel.controls["epochs"].value = 200
+    seen = []
+
+    def move_once(change):
+        # Once the run has trained a few epochs, ask for another setting.
+        if "epoch 3 of" in change["new"] and not seen:
+            seen.append(change["new"])
+            panel.controls["epochs"].value = 5
+            panel.request()
+
+    panel.live_interval = 0.0  # report every epoch
+    panel.numbers.observe(move_once, names="value")
+    panel.request()
+    panel.wait()
+    assert seen, "the panel never reported the epochs of the first run"
+    assert [len(r.history["loss"]) for r in panel.runs] == [5]
+    assert panel.last.settings["epochs"] == 5
+
+
+def test_the_numbers_say_which_setting_trains(setting):
+    panel = _panel(setting)
+    panel.train()
+    panel.controls["latent_dim"].value = 3
+    panel.live_interval = 0.0
+    seen = []
+    panel.numbers.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.images_caption.observe(lambda change: seen.append(change["new"]), names="value")
+    panel.train()
+    training = [text for text in seen if "training run 2" in text]
+    assert training and "latent_dim 8 &rarr; 3" in training[0] and "epoch 1 of 20" in " ".join(training)
+    assert any("still run 1" in text for text in seen)
+    assert "validation MSE" not in training[0]
+
+
+def test_renders_are_kept_with_each_run_and_shown_again_from_the_cache(setting):
+    panel = _panel(setting)
+    first = panel.train()
+    assert first.curve_png.startswith(b"\x89PNG") and first.images_png.startswith(b"\x89PNG")
+    assert panel.curve.value == first.curve_png and panel.images.value == first.images_png
+    panel.controls["latent_dim"].value = 2
+    second = panel.train()
+    assert panel.curve.value == second.curve_png != first.curve_png
+    assert panel.images.value == second.images_png != first.images_png
+    panel.controls["latent_dim"].value = first.settings["latent_dim"]
+    panel.train()
+    assert panel.curve.value == first.curve_png and panel.images.value == first.images_png
+    assert "lab-shown" in panel.table.value and "&#9664; shown" in panel.table.value
+
+
+def test_a_failure_in_a_background_run_is_answered_in_the_panel(setting, monkeypatch):
+    from lab import sweeps
+
+    panel = _panel(setting)
+    kept = panel.train()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(sweeps, "train_dense", broken)
+    panel.controls["latent_dim"].value = 3
+    panel.request()
+    panel.wait()
+    assert "Failed" in panel.message.value and "disk on fire" in panel.message.value
+    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
 
 
 def test_vae_panel_has_its_own_controls(setting):
