@@ -63,7 +63,7 @@ lint: setup-dev
 
 bench: setup-dev
 	$(BIN)/python benchmarks/training_speed.py
-	$(BIN)/python benchmarks/panel_latency.py
+	$(BIN)/python benchmarks/panel_browser.py
 	$(BIN)/python benchmarks/tuning_overhead.py
 	$(BIN)/python benchmarks/notebook_times.py --preset $(PRESET)
 

@@ -111,7 +111,8 @@ def run_notebook(
     Args:
         path: the notebook.
         preset: injected as `PRESET`.
-        output_dir: where the executed copy is written.
+        output_dir: where the executed copy is written; it is signed as trusted, so
+            JupyterLab shows its widgets in their last state.
         figures_dir: injected as `FIGURES_DIR` (absolute, so the working folder does not matter).
         runs_dir: injected as `RUNS_DIR` where the notebook declares it (06 to 08), where
             the searches keep their state.
@@ -131,16 +132,33 @@ def run_notebook(
     if "RUNS_DIR" not in papermill.inspect_notebook(str(path)) and "RUNS_DIR" not in (parameters or {}):
         del params["RUNS_DIR"]  # only the notebooks that search declare it
     start = time.perf_counter()
+    executed = output_dir / Path(path).name
     papermill.execute_notebook(
         str(path),
-        str(output_dir / Path(path).name),
+        str(executed),
         parameters=params,
         kernel_name="python3",
         cwd=str(Path(path).parent),
         progress_bar=False,
         execution_timeout=cell_timeout,
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    sign_notebook(executed)
+    return seconds
+
+
+def sign_notebook(path: Path) -> None:
+    """Mark a notebook this user executed as trusted (as `jupyter trust` does).
+
+    JupyterLab draws the saved state of widgets (the retraining panel in its last
+    state) and other rich outputs only in trusted notebooks; the signature is kept in
+    this user's Jupyter data folder and breaks as soon as the file is changed elsewhere.
+    """
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    NotebookNotary().sign(notebook)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from PIL import Image
 
 # The curve is drawn at the size it is shown (pixels = inches x dpi), so its labels stay legible.
@@ -85,13 +85,16 @@ class CurveRenderer:
         FigureCanvasAgg(self.figure)
         self.width = round(size[0] * dpi)
         with _small_fonts():
-            ax = self.ax = self.figure.add_axes((0.15, 0.17, 0.81, 0.68))
+            # Room above the axes for a title and one line of notes.
+            ax = self.ax = self.figure.add_axes((0.15, 0.17, 0.81, 0.64))
             self.lines = {
                 "training": ax.plot([], [], "-", color="C0", label="training")[0],
                 "validation": ax.plot([], [], "--", color="C0", label="validation")[0],
             }
             self.marks = ax.plot([], [], "^", color="C3", clip_on=False, label="off the scale")[0]
             ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, min_n_ticks=1))
+            # Short labels, and no offset text ("1e7") above the axis where the title goes.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.3g}"))
             ax.set_xlabel("epoch")
             ax.set_ylabel("loss")
             ax.grid(True, alpha=0.3)
@@ -114,10 +117,10 @@ class CurveRenderer:
         notes = []
         if data.clipped:
             worst = max(data.clipped, key=lambda c: c[1])
-            notes.append(f"red marks: off the scale, up to {worst[1]:.2g} (epoch {worst[0]})")
+            notes.append(f"red: off the scale (max {worst[1]:.2g}, epoch {worst[0]})")
         if data.diverged_at is not None:
-            notes.append(f"diverged (NaN) at epoch {data.diverged_at}")
-        self.title.set_text(title + "".join(f"\n{note}" for note in notes))
+            notes.append(f"NaN at epoch {data.diverged_at}")
+        self.title.set_text("\n".join([title, "; ".join(notes)]) if notes else title)
         handles = [h for h in (*self.lines.values(), self.marks) if len(h.get_xdata())]
         with _small_fonts():
             self.ax.legend(handles=handles, loc="upper right", fontsize=8, frameon=False)

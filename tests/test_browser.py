@@ -2,8 +2,10 @@
 
 The test writes a small notebook with the panel (the same calls notebook 01 makes), starts
 JupyterLab on it, runs every cell, moves the latent-size slider with the keyboard, presses
-Train and waits for the panel's numbers to change to the new setting's result; then it turns on
-auto-retrain, moves the slider back, and expects the first result again, from the cache.
+Train and waits for the panel's numbers, its runs table and both of its figures (the loss curve
+and the reconstructions, compared as screenshots) to change to the new setting's; then it turns
+on auto-retrain, moves the slider back, and expects the first run again, figures included, from
+the cache.
 
 It needs the PyPI `playwright` package and a system Chromium (`make test` installs both on
 Debian). Where either is missing the test is skipped with the reason; under CI (`CI=true`) that
@@ -12,23 +14,17 @@ is a failure instead, so a CI machine never passes without running it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from lab import browser as lab_browser
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 PANEL = ".lab-retrain-panel"
 NUMBERS = f"{PANEL} .lab-numbers"
 
@@ -37,28 +33,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true and the browser test cannot run: {reason}")
     pytest.skip(reason)
-
-
-def _chromium() -> str:
-    explicit = os.environ.get("LAB_CHROMIUM")
-    if explicit:
-        if not os.access(explicit, os.X_OK):
-            _unavailable(f"LAB_CHROMIUM={explicit} is not an executable file")
-        return explicit
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    _unavailable(
-        "no Chromium found (looked for " + ", ".join(CHROMIUM_NAMES) + "); on Debian or Ubuntu run "
-        "`sudo apt-get install chromium`, or point LAB_CHROMIUM at a Chromium or Chrome binary"
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_notebook(folder: Path) -> Path:
@@ -71,8 +45,8 @@ def _write_notebook(folder: Path) -> Path:
         "ds = data.load_for(cfg)",
         "panel = RetrainPanel(ds, cfg, controls=('latent_dim', 'units', 'epochs'))\n"
         "panel.controls['epochs'].value = 10\n"
-        "panel.train()\n"
-        "panel",
+        "display(panel)\n"
+        "panel.train();",
     ]
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
@@ -82,74 +56,14 @@ def _write_notebook(folder: Path) -> Path:
     return path
 
 
-def _settings(folder: Path) -> Path:
-    """JupyterLab settings for the test: render every cell, no news or update checks."""
-    settings = folder / "settings"
-    files = {
-        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "checkForUpdates": False,
-            "fetchNews": "false",
-        },
-    }
-    for name, content in files.items():
-        path = settings / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content))
-    return settings
-
-
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on a free loopback port, serving tmp_path; yields its URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JUPYTERLAB_SETTINGS_DIR": str(_settings(tmp_path)),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        "--IdentityProvider.token=",
-        "--ServerApp.password=",
-        "--ServerApp.disable_check_xsrf=True",
-        "--LabApp.expose_app_in_browser=True",
-        f"--ServerApp.root_dir={tmp_path}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log = open(tmp_path / "jupyterlab.log", "w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
-            time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        with lab_browser.jupyterlab_server(tmp_path) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def _numbers(page) -> str:
@@ -160,10 +74,15 @@ def _numbers(page) -> str:
 def chromium() -> str:
     """The system Chromium's path, once Playwright is known to be importable."""
     try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("the `playwright` package is missing: `pip install -r requirements-dev.txt`")
-    return _chromium()
+        lab_browser.check_playwright()
+        return lab_browser.find_chromium()
+    except lab_browser.BrowserUnavailable as exc:
+        _unavailable(str(exc))
+
+
+def _pixels(page, part: str) -> bytes:
+    """A screenshot of one of the panel's figures, to tell whether it changed."""
+    return page.locator(f"{PANEL} .lab-{part}").screenshot()
 
 
 def test_moving_a_slider_in_jupyterlab_retrains_the_model(chromium, jupyterlab, tmp_path):
@@ -176,22 +95,13 @@ def test_moving_a_slider_in_jupyterlab_retrains_the_model(chromium, jupyterlab, 
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(int(os.environ.get("LAB_BROWSER_TIMEOUT_MS", 120_000)))
-            page.goto(f"{jupyterlab}/lab/tree/{notebook.name}")
-            page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget")
-            # Cells sent before the kernel is connected can be lost: wait for it.
-            page.wait_for_function(
-                """() => {
-                    const w = window.jupyterapp.shell.currentWidget;
-                    const kernel = w && w.sessionContext && w.sessionContext.session
-                        && w.sessionContext.session.kernel;
-                    return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-                }"""
-            )
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            lab_browser.open_notebook(page, jupyterlab, notebook.name)
+            lab_browser.run_all_cells(page)
 
             numbers = page.locator(NUMBERS)
             expect(numbers).to_contain_text("validation MSE", timeout=180_000)
             first = _numbers(page)
+            curve, images = _pixels(page, "curve"), _pixels(page, "images")
 
             handle = page.locator(f"{PANEL} .lab-control-latent_dim .noUi-handle")
             before = round(float(handle.get_attribute("aria-valuenow")))
@@ -200,19 +110,25 @@ def test_moving_a_slider_in_jupyterlab_retrains_the_model(chromium, jupyterlab, 
             expect(handle).to_have_attribute("aria-valuenow", _number(before + 1))
 
             page.locator(f"{PANEL} button.lab-train").click()
-            # A new run: the history table under the panel lists both, the numbers are the new ones.
+            # A new run: numbers, table and both figures are the new run's.
+            expect(numbers).to_contain_text(re.compile(r"run 2: validation MSE"))
             rows = page.locator(f"{PANEL} .lab-table tbody tr")
             expect(rows).to_have_count(2)
-            expect(rows.nth(1).locator("td").first).to_have_text(str(before + 1))  # latent_dim
+            expect(rows.nth(1).locator("td").nth(1)).to_have_text(str(before + 1))  # latent_dim
+            expect(rows.nth(1)).to_have_class(re.compile("lab-shown"))
             assert _mse(_numbers(page)) != _mse(first)
+            assert _pixels(page, "curve") != curve, "the loss curve did not change"
+            assert _pixels(page, "images") != images, "the reconstructions did not change"
 
-            # Auto-retrain on, slider back: the first setting comes back from the cache.
+            # Auto-retrain on, slider back: the first run comes back from the cache, figures too.
             page.locator(f"{PANEL} .lab-auto input[type=checkbox]").check()
             handle.focus()
             page.keyboard.press("ArrowLeft")
             expect(handle).to_have_attribute("aria-valuenow", _number(before))
             expect(page.locator(f"{PANEL} .lab-message")).to_contain_text("cache", timeout=60_000)
-            assert _mse(_numbers(page)) == _mse(first)
+            assert _mse(_numbers(page)) == _mse(first) and "run 1" in _numbers(page)
+            expect(rows.nth(0)).to_have_class(re.compile("lab-shown"))
+            assert _pixels(page, "curve") == curve and _pixels(page, "images") == images
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             (tmp_path / "failure.html").write_text(page.content())
@@ -230,3 +146,29 @@ def _mse(numbers_text: str) -> str:
 def _number(value: int) -> re.Pattern:
     """`aria-valuenow` of an integer slider: "9" or "9.0", depending on the front end."""
     return re.compile(rf"^{value}(\.0+)?$")
+
+
+def test_an_executed_notebook_opens_with_its_panel_drawn(chromium, jupyterlab, tmp_path):
+    """`make book` signs what it executed, so JupyterLab draws the saved panel with no kernel run."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from lab import book
+
+    (tmp_path / "source").mkdir()
+    source = _write_notebook(tmp_path / "source")
+    book.run_notebook(source, preset="quick", output_dir=tmp_path / "build", figures_dir=tmp_path / "figures")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(int(os.environ.get("LAB_BROWSER_TIMEOUT_MS", 120_000)))
+            lab_browser.open_notebook(page, jupyterlab, f"build/{source.name}")
+            expect(page.locator(NUMBERS)).to_contain_text("validation MSE")
+            expect(page.locator(f"{PANEL} .lab-curve")).to_have_js_property("complete", True)
+            assert page.locator(f"{PANEL} .lab-curve").evaluate("img => img.naturalWidth") > 100
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"))
+            (tmp_path / "failure.html").write_text(page.content())
+            raise
+        finally:
+            browser.close()

@@ -2,7 +2,9 @@
 
 import json
 
+import nbformat
 import pytest
+from nbformat.sign import NotebookNotary
 
 from lab import book
 
@@ -28,3 +30,10 @@ def test_notebook_runs_with_the_quick_preset(path, tmp_path):
     saved = sorted(p.name for p in figures.glob("*.png"))
     assert saved and all(name.startswith(path.name[:2] + "_") for name in saved), saved
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was displayed"
+    # Signed as trusted, so JupyterLab draws saved widgets (the panel) when it is opened.
+    notebook = nbformat.read(tmp_path / path.name, as_version=nbformat.NO_CONVERT)
+    assert NotebookNotary().check_signature(notebook)
+    if "RetrainPanel(" in path.read_text():
+        state = executed["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        images = [m for m in state.values() if m["model_name"] == "ImageModel"]
+        assert images and all(m.get("buffers") for m in images), "the panel's figures were not saved"
