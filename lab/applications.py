@@ -31,8 +31,11 @@ def denoising_table(
 
     Returns:
         One row per (model, test noise level): `denoised_mse` (the model's
-        output against the clean image) and `noisy_mse` (the noisy input itself,
-        the error of doing nothing).
+        output against the clean image), `noisy_mse` (the noisy input itself,
+        the error of doing nothing) and `gain` (the share of the noisy input's
+        error that the model removed: 1 - denoised / noisy; negative when the
+        model makes things worse, NaN at test noise 0 where there is nothing to
+        remove).
     """
     rows = []
     for level in noise_levels:
@@ -43,20 +46,35 @@ def denoising_table(
                 dict(
                     trained_with=name,
                     test_noise=level,
-                    denoised_mse=evaluate.reconstruction_error(model, noisy, x_clean),
+                    denoised_mse=(denoised := evaluate.reconstruction_error(model, noisy, x_clean)),
                     noisy_mse=noisy_mse,
+                    gain=1 - denoised / noisy_mse if noisy_mse > 0 else float("nan"),
                 )
             )
     return pd.DataFrame(rows)
 
 
-def anomaly_report(model: keras.Model, dataset: Dataset, anomaly_classes: tuple[int, ...]) -> dict[str, Any]:
-    """Score validation and test images by reconstruction error; pick the threshold on validation.
+def anomaly_report(
+    model: keras.Model,
+    dataset: Dataset,
+    anomaly_classes: tuple[int, ...],
+    *,
+    false_alarm_rate: float = 0.05,
+    share: float = 0.01,
+) -> dict[str, Any]:
+    """Score validation and test images by reconstruction error; set thresholds on validation.
+
+    Two thresholds, both chosen on the validation split: `threshold` needs labelled
+    anomalies (it maximizes TPR - FPR, Youden's J); `normal_threshold` needs normal
+    images only (it flags the top `false_alarm_rate` of their scores), which is
+    what a detector without anomaly labels can do.
 
     Returns:
         A dict with per-split `scores` and `is_anomaly` arrays, the validation
-        `roc`, the `threshold` chosen on validation (Youden's J), the test `roc`,
-        and `test_rates` (TPR, FPR, precision on the test split at that threshold).
+        `roc`, both thresholds, the test `roc`, and `test_rates` and
+        `test_rates_normal`: TPR, FPR and precision on the test split at each
+        threshold, plus `precision_at_share`, the precision if only `share` of
+        all images were anomalies (the test split holds far more).
     """
     report: dict[str, Any] = {"scores": {}, "is_anomaly": {}}
     for split in ("val", "test"):
@@ -66,9 +84,17 @@ def anomaly_report(model: keras.Model, dataset: Dataset, anomaly_classes: tuple[
     report["val_roc"] = evaluate.roc(report["scores"]["val"], report["is_anomaly"]["val"])
     report["threshold"] = evaluate.choose_threshold(report["scores"]["val"], report["is_anomaly"]["val"])
     report["test_roc"] = evaluate.roc(report["scores"]["test"], report["is_anomaly"]["test"])
-    report["test_rates"] = evaluate.detection_rates(
-        report["scores"]["test"], report["is_anomaly"]["test"], report["threshold"]
-    )
+    normal_val = report["scores"]["val"][~report["is_anomaly"]["val"]]
+    report["normal_threshold"] = evaluate.normal_threshold(normal_val, false_alarm_rate)
+    report["share"] = share
+    report["test_share"] = float(report["is_anomaly"]["test"].mean())
+    for key, threshold in (
+        ("test_rates", report["threshold"]),
+        ("test_rates_normal", report["normal_threshold"]),
+    ):
+        rates = evaluate.detection_rates(report["scores"]["test"], report["is_anomaly"]["test"], threshold)
+        rates["precision_at_share"] = evaluate.precision_at_share(rates["tpr"], rates["fpr"], share)
+        report[key] = rates
     return report
 
 

@@ -45,6 +45,9 @@ class RunConfig:
     # Runs per swept setting: None runs every value a notebook lists; the quick
     # preset keeps the first few, so sweeps shrink here and never in a cell.
     max_sweep_values: int | None = None
+    # Seeds per compared setting (lab.seeds): a difference smaller than the spread
+    # across seeds is reported as within noise, never as a winner.
+    n_seeds: int = 3
     # Notebook 03: a training set small enough to overfit, trained without early stopping.
     overfit_train_size: int = 150
     overfit_epochs: int = 150
@@ -89,6 +92,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         sweep_epochs=2,
         sweep_patience=1,
         max_sweep_values=2,
+        n_seeds=2,
         overfit_train_size=60,
         overfit_epochs=3,
         l1_values=(0.0, 1e-3),
@@ -116,6 +120,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         max_points=5000,
         sweep_epochs=40,
         sweep_patience=5,
+        n_seeds=5,
         overfit_train_size=500,
         overfit_epochs=200,
         aae_epochs=50,

@@ -90,6 +90,32 @@ def choose_threshold(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
     return float(min(curve["thresholds"][best], np.max(scores)))
 
 
+def normal_threshold(normal_scores: np.ndarray, false_alarm_rate: float = 0.05) -> float:
+    """A threshold set from normal images alone: flag the top `false_alarm_rate` of their scores.
+
+    This is what a deployment can do when no labelled anomalies exist: it fixes
+    the expected share of false alarms, not the share of anomalies caught.
+    """
+    if not 0 < false_alarm_rate < 1:
+        raise ValueError(f"false_alarm_rate must be between 0 and 1, got {false_alarm_rate}")
+    normal_scores = np.asarray(normal_scores, dtype=float)
+    if normal_scores.size == 0:
+        raise ValueError("normal_scores is empty: score some normal validation images first")
+    return float(np.quantile(normal_scores, 1 - false_alarm_rate))
+
+
+def precision_at_share(tpr: float, fpr: float, share: float) -> float:
+    """Precision of a detector with these rates when a `share` of all images are anomalies.
+
+    A test split with 30% anomalies flatters precision; at a realistic 1%, even a
+    small false-positive rate means most flagged images are normal.
+    """
+    if not 0 < share < 1:
+        raise ValueError(f"share must be between 0 and 1, got {share}")
+    caught, false_alarms = tpr * share, fpr * (1 - share)
+    return float(caught / (caught + false_alarms)) if caught + false_alarms > 0 else float("nan")
+
+
 def detection_rates(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float) -> dict[str, float]:
     """True- and false-positive rates and precision of flagging `scores >= threshold`."""
     flagged = scores >= threshold

@@ -272,9 +272,11 @@ def plot_sweep(
     """One panel per metric against a swept setting; failed runs are marked, never hidden.
 
     Numeric settings are drawn as lines, others (activations, optimizers) as bars.
-    A run whose `status` is "diverged" (NaN loss) is marked with a red cross at the
-    top of the panel, a "stalled" one (no better than the mean image) with a
-    black triangle.
+    With several seeds per setting (a `seed` column), the line or bar is the mean
+    over the seeds that finished, the band or error bar spans their min to max, and
+    each seed is a small dot: a difference inside the band is noise. A setting that
+    diverged (NaN loss) on some seed is marked with a red cross at the top of the
+    panel, one that stalled (no better than the mean image) with a black triangle.
 
     Args:
         frame: a sweep table (see `lab.sweeps.grid`), with a `status` column.
@@ -284,33 +286,74 @@ def plot_sweep(
         hue: a second swept column, one line per value (numeric `param` only).
         ylabels: metric -> axis label.
     """
+    from lab.seeds import spread
+
     ylabels = ylabels or {}
+    seeds = frame["seed"].nunique() if "seed" in frame else 1
     fig = Figure(figsize=(4.2 * len(metrics) + 0.6, 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(metrics)))
     numeric = pd.api.types.is_numeric_dtype(frame[param]) and not pd.api.types.is_bool_dtype(frame[param])
     groups = list(frame.groupby(hue, sort=False)) if hue else [(None, frame)]
     for ax, metric in zip(axes, metrics, strict=True):
-        top = np.nanmax(frame[metric].to_numpy(dtype=float)) if frame[metric].notna().any() else 1.0
+        ok = frame[frame["status"].isin(("ok", "poor"))][metric].to_numpy(dtype=float)
+        ok = ok[np.isfinite(ok)]
+        top = ok.max() * 1.08 if ok.size else 1.0
         for i, (name, rows) in enumerate(groups):
             color = f"C{i}"
             label = f"{hue}={name}" if hue else None
+            stats = spread(rows, param, metric)
+            xs = stats.index.to_numpy() if numeric else np.arange(len(stats))
             if numeric:
-                ax.plot(rows[param], rows[metric], "o-", color=color, label=label)
+                ax.plot(xs, stats["mean"], "o-", color=color, label=label)
+                if seeds > 1:
+                    ax.fill_between(xs, stats["min"], stats["max"], color=color, alpha=0.18, linewidth=0)
             else:
-                positions = np.arange(len(rows))
-                ax.bar(positions, rows[metric].fillna(0), color=color)
-                ax.set_xticks(positions, [str(v) for v in rows[param]], rotation=20)
+                err = None
+                if seeds > 1:
+                    err = np.vstack([stats["mean"] - stats["min"], stats["max"] - stats["mean"]])
+                ax.bar(xs, stats["mean"].fillna(0), color=color, alpha=0.75, yerr=err, capsize=3)
+                ax.set_xticks(xs, [str(v) for v in stats.index], rotation=20)
+            if seeds > 1:
+                position = dict(zip(stats.index, xs, strict=True))
+                good = rows[rows["status"].isin(("ok", "poor"))]
+                ax.plot(
+                    [position[v] for v in good[param]],
+                    good[metric],
+                    ".",
+                    color="0.25",
+                    markersize=4,
+                    label="one seed",
+                )
             for status, (marker, mcolor) in _STATUS_STYLE.items():
                 bad = rows[rows["status"] == status]
                 if bad.empty:
                     continue
-                xs = bad[param] if numeric else np.flatnonzero((rows["status"] == status).to_numpy())
-                ys = bad[metric].fillna(top * 1.05) if status == "stalled" else np.full(len(bad), top * 1.05)
-                ax.plot(xs, ys, marker, color=mcolor, markersize=10, mew=2, linestyle="none", label=status)
+                where = sorted(set(bad[param]), key=list(stats.index).index)
+                positions = [xs[list(stats.index).index(v)] for v in where]
+                shown = f"{status} (some seeds)" if seeds > 1 else status
+                ax.plot(
+                    positions,
+                    np.full(len(positions), top),
+                    marker,
+                    color=mcolor,
+                    markersize=10,
+                    mew=2,
+                    linestyle="none",
+                    label=shown,
+                    clip_on=False,
+                )
         if numeric and log_x:
             ax.set_xscale("log")
+        if numeric:
+            values = np.sort(frame[param].dropna().unique())
+            if len(values) <= 8:
+                # Ticks at the swept values only, so labels never crowd or overlap.
+                ax.set_xticks(values, [f"{v:g}" for v in values])
+                ax.minorticks_off()
         ax.set_xlabel(param)
         ax.set_ylabel(ylabels.get(metric, metric))
+        if seeds > 1:
+            ax.set_title(f"mean and range over {seeds} seeds", fontsize=9)
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             unique = dict(zip(labels, handles, strict=True))
@@ -319,21 +362,36 @@ def plot_sweep(
 
 
 def plot_heatmap(frame: pd.DataFrame, row: str, col: str, value: str = "val_mse") -> Figure:
-    """A grid of runs as a heatmap of `value`; diverged or stalled cells are labelled so."""
-    table = frame.pivot(index=row, columns=col, values=value)
-    status = frame.pivot(index=row, columns=col, values="status")
+    """A grid of runs as a heatmap of `value`; cells that failed are labelled so.
+
+    With several seeds per cell (a `seed` column), each cell shows the mean over
+    seeds and, below it, the range (max - min) as "± half of it"; a cell where some
+    seed stalled or diverged says so.
+    """
+    from lab.seeds import spread
+
+    stats = spread(frame, [row, col], value)
+    seeds = frame["seed"].nunique() if "seed" in frame else 1
+    table = stats["mean"].unstack(col)
+    half = ((stats["max"] - stats["min"]) / 2).unstack(col)
+    failed = stats["failed"].unstack(col)
     fig = Figure(figsize=(1.6 * table.shape[1] + 2.4, 0.8 * table.shape[0] + 1.4), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(table.to_numpy(dtype=float), cmap="viridis_r", aspect="auto")
-    fig.colorbar(image, ax=ax, label=value)
+    fig.colorbar(image, ax=ax, label=value + (f" (mean of {seeds} seeds)" if seeds > 1 else ""))
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
     ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
     ax.set_xlabel(col)
     ax.set_ylabel(row)
     ax.grid(False)
     for (r, c), v in np.ndenumerate(table.to_numpy(dtype=float)):
-        state = status.iloc[r, c]
-        text = f"{v:.4f}" if state == "ok" else state
+        state = failed.iloc[r, c]
+        bad = any(word in state for word in ("stalled", "diverged"))
+        text = f"{v:.4f}" if np.isfinite(v) else ""
+        if seeds > 1 and np.isfinite(v):
+            text += f"\n± {half.iloc[r, c]:.4f}"
+        if state:
+            text = (text + "\n" if text else "") + state
         # Dark text on the light end of the colour map, light text on the dark end.
         light = np.isfinite(v) and image.norm(v) < 0.5
         ax.text(
@@ -342,7 +400,8 @@ def plot_heatmap(frame: pd.DataFrame, row: str, col: str, value: str = "val_mse"
             text,
             ha="center",
             va="center",
-            color="tab:red" if state != "ok" else ("black" if light else "white"),
+            fontsize=8,
+            color="tab:red" if bad else ("black" if light else "white"),
         )
     return fig
 

@@ -18,6 +18,7 @@ from lab.data import Dataset
 from lab.models import build_dense_autoencoder
 from lab.models.aae import build_aae
 from lab.models.vae import build_vae
+from lab.seeds import seeds_for, verdict
 from lab.training import FitResult, fit_autoencoder
 
 # Settings that belong to training rather than to the model builder.
@@ -53,8 +54,11 @@ class Sweep:
         return self.frame
 
     def histories(self, param: str) -> dict[str, dict[str, list[float]]]:
-        """Training histories keyed by the value of `param`, for `plot_loss_curves`."""
-        return {f"{param}={t.settings[param]}": t.result.history for t in self.runs}
+        """Training histories keyed by the value of `param` (first seed only), for `plot_loss_curves`."""
+        first = {}
+        for t in self.runs:
+            first.setdefault(f"{param}={t.settings[param]}", t.result.history)
+        return first
 
 
 def reference_settings(cfg: RunConfig, **overrides: Any) -> dict[str, Any]:
@@ -127,8 +131,25 @@ def train_aae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     return train_model(build_aae, dataset, cfg, defaults, **overrides)
 
 
+# A finished run is "poor" when its validation error is more than this many times
+# the best run's of the same comparison, seed and code size.
+POOR_FACTOR = 2.0
+
+STATUSES = {
+    "ok": "finished, and within twice the error of the best run it is compared with",
+    "poor": f"finished, but its error is more than {POOR_FACTOR:g} times the best run's of the same "
+    "comparison, seed and code size (a training setting far from working well)",
+    "stalled": "no better than always answering the mean training image (95% of its error or more)",
+    "diverged": "the loss became NaN or infinite; the run stopped",
+}
+
+
 def run_status(val_mse: float, baseline_mse: float, diverged: bool) -> str:
-    """ "diverged" (a non-finite loss), "stalled" (no better than the mean image) or "ok"."""
+    """ "diverged" (a non-finite loss), "stalled" (no better than the mean image) or "ok".
+
+    `runs` then marks a finished run "poor" against the best of its comparison
+    (see `STATUSES`); a single run has nothing to be compared with.
+    """
     if diverged or not math.isfinite(val_mse):
         return "diverged"
     if val_mse >= 0.95 * baseline_mse:
@@ -162,13 +183,14 @@ def runs(
     settings: Sequence[dict[str, Any]],
     *,
     trainer: Callable[..., Trained] | None = None,
+    seeds: int | Sequence[int] | None = None,
     **fixed: Any,
 ) -> Sweep:
-    """Train one model per entry of `settings`, everything else held fixed.
+    """Train one model per entry of `settings` (and per seed), everything else held fixed.
 
-    Every run uses the same seed and the sweep budget (`cfg.sweep_epochs`,
-    `cfg.sweep_patience`) unless `fixed` or an entry sets `epochs` or `patience`.
-    With `cfg.max_sweep_values` set (the quick preset), only the first entries run.
+    Every run uses the sweep budget (`cfg.sweep_epochs`, `cfg.sweep_patience`)
+    unless `fixed` or an entry sets `epochs` or `patience`. With `cfg.max_sweep_values`
+    set (the quick preset), only the first entries run.
 
     Args:
         dataset: the splits.
@@ -176,27 +198,64 @@ def runs(
         settings: one dict of settings per run, such as
             [{"optimizer": "sgd", "learning_rate": 0.5}, {"optimizer": "adam"}].
         trainer: `train_dense` (the default), `train_vae` or `train_aae`.
+        seeds: None trains each entry once, on `cfg.seed`; a number n trains it on
+            `cfg.seed` and the next n - 1 seeds (initial weights and batch order
+            change, the split does not); a list names the seeds.
         **fixed: further settings shared by every run.
 
     Returns:
-        A `Sweep` whose frame has one column per setting named in `settings` and
-        `val_mse`, `train_mse`, `best_val_loss`, `final_train_loss`,
+        A `Sweep` whose frame has one column per setting named in `settings`,
+        `seed`, `val_mse`, `train_mse`, `best_val_loss`, `final_train_loss`,
         `epochs_trained`, `best_epoch`, `seconds`, `seconds_per_epoch` and `status`.
     """
     if not settings:
         raise ValueError("settings must list at least one run")
     budget = dict(epochs=cfg.sweep_epochs, patience=cfg.sweep_patience)
     baseline = evaluate.mean_image_error(dataset.x_train, dataset.x_val)
+    if seeds is None:
+        seed_list: Sequence[int] = (cfg.seed,)
+    elif isinstance(seeds, int):
+        seed_list = seeds_for(cfg, seeds)
+    else:
+        seed_list = list(seeds)
     rows, trained_runs = [], []
     for combo in list(settings)[: cfg.max_sweep_values]:
-        trained = (trainer or train_dense)(dataset, cfg, **{**budget, **fixed, **combo})
-        trained_runs.append(trained)
-        rows.append({**combo, **_row(dataset, trained, baseline)})
-    return Sweep(frame=pd.DataFrame(rows), runs=trained_runs)
+        for seed in seed_list:
+            trained = (trainer or train_dense)(
+                dataset, replace(cfg, seed=seed), **{**budget, **fixed, **combo}
+            )
+            trained_runs.append(trained)
+            rows.append({**combo, "seed": seed, **_row(dataset, trained, baseline)})
+    frame = pd.DataFrame(rows)
+    frame["status"] = mark_poor(frame, [t.settings.get("latent_dim") for t in trained_runs])
+    return Sweep(frame=frame, runs=trained_runs)
+
+
+def mark_poor(frame: pd.DataFrame, code_sizes: Sequence[Any] | None = None) -> pd.Series:
+    """The `status` column with "ok" runs far behind their comparison's best turned "poor".
+
+    Runs are compared within the same seed and code size: a smaller code has a
+    higher error by design, which is a trade-off, not a failure.
+    """
+    status = frame["status"].copy()
+    sizes = pd.Series(list(code_sizes) if code_sizes is not None else [None] * len(frame), index=frame.index)
+    keys = frame["seed"].astype(str) + "|" + sizes.astype(str)
+    for idx in frame.groupby(keys).groups.values():
+        ok = frame.loc[idx][status.loc[idx] == "ok"]
+        if len(ok) < 2:
+            continue
+        status.loc[ok.index[ok["val_mse"] > POOR_FACTOR * ok["val_mse"].min()]] = "poor"
+    return status
 
 
 def grid(
-    dataset: Dataset, cfg: RunConfig, params: dict[str, Sequence[Any]], *, trainer=None, **fixed: Any
+    dataset: Dataset,
+    cfg: RunConfig,
+    params: dict[str, Sequence[Any]],
+    *,
+    trainer=None,
+    seeds: int | Sequence[int] | None = None,
+    **fixed: Any,
 ) -> Sweep:
     """One run per combination of `params` (each list cut to `cfg.max_sweep_values`); see `runs`."""
     if not params:
@@ -204,26 +263,49 @@ def grid(
     names = list(params)
     values = [list(params[n])[: cfg.max_sweep_values] for n in names]
     combos = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
-    return runs(dataset, replace(cfg, max_sweep_values=None), combos, trainer=trainer, **fixed)
+    return runs(dataset, replace(cfg, max_sweep_values=None), combos, trainer=trainer, seeds=seeds, **fixed)
 
 
 def sweep(
-    dataset: Dataset, cfg: RunConfig, param: str, values: Sequence[Any], *, trainer=None, **fixed: Any
+    dataset: Dataset,
+    cfg: RunConfig,
+    param: str,
+    values: Sequence[Any],
+    *,
+    trainer=None,
+    seeds: int | Sequence[int] | None = None,
+    **fixed: Any,
 ) -> Sweep:
     """Vary one setting over `values`, holding the rest fixed (see `runs`)."""
-    return grid(dataset, cfg, {param: values}, trainer=trainer, **fixed)
+    return grid(dataset, cfg, {param: values}, trainer=trainer, seeds=seeds, **fixed)
 
 
-def summarize(frame: pd.DataFrame, param: str, metric: str = "val_mse") -> str:
-    """One sentence on a sweep: the best and worst value of `param`, and any failed runs."""
+def summarize(
+    frame: pd.DataFrame, param: str, metric: str = "val_mse", *, lower_is_better: bool = True
+) -> str:
+    """One sentence on a sweep, honest about noise.
+
+    With several seeds per setting (a `seed` column), this is `lab.seeds.verdict`:
+    a winner is named only when its range over seeds clears every other setting's,
+    otherwise the settings within noise of the best are listed. With one seed, the
+    sentence gives the best and worst value and says that one seed is no verdict.
+    """
+    if "seed" in frame and frame["seed"].nunique() > 1:
+        return verdict(frame, param, metric, lower_is_better=lower_is_better)
     ok = frame[frame["status"] == "ok"]
     parts = []
     if not ok.empty:
         best, worst = ok.loc[ok[metric].idxmin()], ok.loc[ok[metric].idxmax()]
-        parts.append(f"lowest {metric} with {param}={best[param]} ({best[metric]:.4f})")
+        if not lower_is_better:
+            best, worst = worst, best
+        word = ("lowest", "highest") if lower_is_better else ("highest", "lowest")
+        parts.append(f"{word[0]} {metric} with {param}={best[param]} ({best[metric]:.4f})")
         if len(ok) > 1:
-            parts.append(f"highest with {param}={worst[param]} ({worst[metric]:.4f})")
-    for status in ("stalled", "diverged"):
+            parts.append(
+                f"{word[1]} with {param}={worst[param]} ({worst[metric]:.4f}); "
+                "one seed, so differences of this size may be noise"
+            )
+    for status in ("poor", "stalled", "diverged"):
         bad = frame[frame["status"] == status]
         if not bad.empty:
             parts.append(f"{status}: {', '.join(f'{param}={v}' for v in bad[param])}")

@@ -21,6 +21,8 @@ def test_denoising_table_covers_every_model_and_level(setting):
     clean, noisy = table[table.test_noise == 0.0], table[table.test_noise == 0.3]
     assert (clean["noisy_mse"] == 0).all() and (noisy["noisy_mse"] > 0).all()
     assert noisy["denoised_mse"].iloc[0] > clean["denoised_mse"].iloc[0]
+    assert clean["gain"].isna().all()
+    np.testing.assert_allclose(noisy["gain"], 1 - noisy["denoised_mse"] / noisy["noisy_mse"])
 
 
 def test_anomaly_report_is_consistent(setting):
@@ -33,7 +35,25 @@ def test_anomaly_report_is_consistent(setting):
     assert report["scores"]["test"].shape == ds.y_test.shape
     assert report["is_anomaly"]["val"].sum() == np.isin(ds.y_val, (7, 8, 9)).sum()
     assert 0 <= report["test_roc"]["auc"] <= 1
-    assert set(report["test_rates"]) == {"tpr", "fpr", "precision"}
+    assert set(report["test_rates"]) == {"tpr", "fpr", "precision", "precision_at_share"}
+    # The normal-only threshold flags about 5% of normal validation images.
+    normal_val = report["scores"]["val"][~report["is_anomaly"]["val"]]
+    assert np.mean(normal_val >= report["normal_threshold"]) == pytest.approx(0.05, abs=0.02)
+    # At 1% anomalies precision can only drop below the test split's (which holds far more).
+    rates = report["test_rates_normal"]
+    assert report["test_share"] > report["share"]
+    if rates["tpr"] > 0:
+        assert rates["precision_at_share"] <= rates["precision"] + 1e-9
+
+
+def test_precision_at_a_realistic_share_and_normal_threshold_refuse_bad_input():
+    assert evaluate.precision_at_share(0.9, 0.05, 0.01) == pytest.approx(0.009 / (0.009 + 0.0495))
+    with pytest.raises(ValueError, match="share"):
+        evaluate.precision_at_share(0.9, 0.05, 0.0)
+    with pytest.raises(ValueError, match="empty"):
+        evaluate.normal_threshold(np.array([]))
+    with pytest.raises(ValueError, match="false_alarm_rate"):
+        evaluate.normal_threshold(np.ones(3), 1.5)
 
 
 def test_few_label_comparison_has_five_methods_per_fraction(setting):
@@ -74,6 +94,19 @@ def test_noise_layers_act_in_training_only(tiny_images):
             keras.ops.convert_to_numpy(first(tiny_images, training=False)), tiny_images
         )
         assert not np.allclose(keras.ops.convert_to_numpy(first(tiny_images, training=True)), tiny_images)
+
+
+def test_training_noise_is_the_corruption_denoisers_are_tested_on(tiny_images):
+    """Clipped to [0, 1] like data.add_gaussian_noise, with the same spread inside that range."""
+    keras.utils.set_random_seed(0)
+    layer = build_dense_autoencoder(64, latent_dim=4, units=8, noise_std=0.3).encoder.get_layer(
+        "gaussian_noise"
+    )
+    x = np.full((2000, 64), 0.5, dtype="float32")
+    trained = keras.ops.convert_to_numpy(layer(x, training=True))
+    tested = data.add_gaussian_noise(x, 0.3, seed=0)
+    assert trained.min() >= 0.0 and trained.max() <= 1.0
+    assert abs(trained.std() - tested.std()) < 0.01 and abs(trained.mean() - tested.mean()) < 0.01
 
 
 def test_masking_noise_saves_and_loads(tmp_path, tiny_images):

@@ -108,7 +108,14 @@ def test_heatmap_labels_failed_cells():
     frame = _sweep_frame()
     fig = plots.plot_heatmap(frame, "optimizer", "learning_rate")
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert "diverged" in texts and "0.0100" in texts
+    assert "diverged 1" in texts and "0.0100" in texts
+
+
+def test_heatmap_over_seeds_shows_the_mean_and_the_range():
+    frame = pd.concat([_sweep_frame().assign(seed=0), _sweep_frame().assign(seed=1)], ignore_index=True)
+    frame.loc[frame["seed"] == 1, "val_mse"] *= 1.5
+    texts = [t.get_text() for t in plots.plot_heatmap(frame, "optimizer", "learning_rate").axes[0].texts]
+    assert "0.0125\n± 0.0025" in texts and "diverged 2" in texts
 
 
 def test_grouped_bars_tradeoff_denoising_histograms_and_roc():

@@ -39,6 +39,33 @@ class MaskingNoise(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="lab")
+class PixelNoise(keras.layers.Layer):
+    """Add Gaussian noise of standard deviation `stddev` and clip to [0, 1], during training only.
+
+    This is the same corruption as `lab.data.add_gaussian_noise`, which the book
+    tests denoisers with: Keras's own `GaussianNoise` does not clip, so a model
+    trained with it would be tested on a different corruption than it learned.
+    """
+
+    def __init__(self, stddev: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if stddev < 0:
+            raise ValueError(f"noise_std must be >= 0, got {stddev}")
+        self.stddev = stddev
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.stddev == 0:
+            return inputs
+        noise = keras.random.normal(keras.ops.shape(inputs), stddev=self.stddev, seed=self.seed_generator)
+        return keras.ops.clip(inputs + noise, 0.0, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
+
+
 def make_optimizer(
     name: str = "adam",
     *,
@@ -203,8 +230,9 @@ def build_dense_autoencoder(
         lr_decay_steps: steps between two decays.
         kernel_initializer: weight initializer; by default LeCun normal for selu
             (which it needs to self-normalize) and Glorot uniform otherwise.
-        noise_std: Gaussian noise added to the input during training only (a
-            denoising autoencoder); the target stays the clean image.
+        noise_std: Gaussian noise added to the input during training only, then
+            clipped to [0, 1] as `lab.data.add_gaussian_noise` does (a denoising
+            autoencoder); the target stays the clean image.
         mask_fraction: share of input pixels set to zero during training only.
 
     Returns:
@@ -230,7 +258,7 @@ def build_dense_autoencoder(
     # Corruption layers are identities at inference: the code of a clean image
     # is what the encoder reports, and val_loss measures clean reconstruction.
     if noise_std > 0:
-        x = keras.layers.GaussianNoise(noise_std, name="gaussian_noise")(x)
+        x = PixelNoise(noise_std, name="gaussian_noise")(x)
     if mask_fraction > 0:
         x = MaskingNoise(mask_fraction, name="masking_noise")(x)
     x = hidden_layers(x, widths, prefix="enc", **block)

@@ -1,0 +1,358 @@
+"""Multi-seed studies too long for a notebook: one command computes them, `results/` keeps them.
+
+A study is a plan (a list of experiments, each a dict of settings) and a way to run
+one entry of the plan on one seed. `python -m lab.results NAME` runs every entry on
+every seed and writes two small files under `results/`: the table (one row per run)
+and a JSON record of how it was made (preset, seeds, budgets, the plan, versions,
+machine, time). A notebook calls `load(NAME, cfg)`: it reads the committed table in
+a second, or, when no table matches its preset and dataset (or it asks with
+`recompute=True`), runs the study itself and keeps the table under `runs/results/`.
+
+The command resumes: each finished run is appended to a partial file at once, and a
+restarted command skips the runs it finds there.
+
+    python -m lab.results --list
+    python -m lab.results 02_sweeps                 # workshop preset, cfg.n_seeds seeds
+    python -m lab.results reference_table --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lab import seeds as seeds_mod
+from lab.config import ROOT, RunConfig, preset
+
+RESULTS_DIR = ROOT / "results"
+# Measures that stay floats even when every value happens to be whole.
+MEASURES_KEPT_FLOAT = ("val_mse", "train_mse", "test_mse", "seconds", "wall_seconds", "learning_rate")
+
+Entry = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A multi-seed study: what it runs, and how to run one entry on one seed.
+
+    Attributes:
+        name: the file stem under `results/`.
+        title: one line on what it measures.
+        plan: `plan(cfg)` lists (experiment, settings) entries.
+        run: `run(dataset, cfg, experiment, settings)` returns one row (a dict).
+        budgets: the `RunConfig` fields the rows depend on; a committed table whose
+            budgets differ from the preset's is stale, and `load` says so.
+        splits_follow_seed: True when each seed also draws its own data split;
+            False keeps the split of `cfg.seed` and varies the training seed only.
+        seeds: seeds to run; None uses `cfg.n_seeds`.
+        finish: `finish(table)` returns the table with columns that need every run
+            (such as the "poor" status, relative to the best run); applied after
+            computing and again after loading, so it never goes stale.
+    """
+
+    name: str
+    title: str
+    plan: Callable[[RunConfig], list[Entry]]
+    run: Callable[..., dict[str, Any]]
+    budgets: tuple[str, ...]
+    splits_follow_seed: bool = False
+    seeds: int | None = None
+    finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+
+
+STUDIES: dict[str, Study] = {}
+
+
+def register(study: Study) -> Study:
+    """Add a study to `STUDIES` (the registry the command and `load` use)."""
+    STUDIES[study.name] = study
+    return study
+
+
+def get(name: str) -> Study:
+    """The study called `name`, with a message that lists the others when there is none."""
+    _register_builtin()
+    if name not in STUDIES:
+        raise KeyError(f"No study named {name!r}. Studies: {', '.join(sorted(STUDIES))}.")
+    return STUDIES[name]
+
+
+def _stem(study: Study, cfg: RunConfig) -> str:
+    return f"{study.name}_{cfg.preset}_{cfg.dataset}"
+
+
+def _canonical(settings: dict[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def _record(study: Study, cfg: RunConfig, seed_list: Sequence[int]) -> dict[str, Any]:
+    return dict(
+        study=study.name,
+        title=study.title,
+        preset=cfg.preset,
+        dataset=cfg.dataset,
+        seeds=list(seed_list),
+        split_seed=None if study.splits_follow_seed else cfg.seed,
+        budgets={k: _jsonable(getattr(cfg, k)) for k in study.budgets},
+        plan=[[experiment, settings] for experiment, settings in study.plan(cfg)],
+        command=f"python -m lab.results {study.name} --preset {cfg.preset} --dataset {cfg.dataset} "
+        f"--seed {cfg.seed} --seeds {len(seed_list)}",
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def compute(
+    study: Study | str,
+    cfg: RunConfig,
+    *,
+    n_seeds: int | None = None,
+    out_dir: Path | str = RESULTS_DIR,
+    log: Callable[[str], None] | None = print,
+) -> pd.DataFrame:
+    """Run every entry of a study's plan on every seed and write the table and its record.
+
+    Args:
+        study: a `Study` or its name.
+        cfg: the preset and budgets; the seeds are `cfg.seed`, `cfg.seed + 1`, ...
+        n_seeds: how many seeds; defaults to the study's own, then `cfg.n_seeds`.
+        out_dir: where `<name>_<preset>_<dataset>.csv` and `.json` are written.
+        log: called with one line per finished run (None for silence).
+
+    Returns:
+        The table: one row per (experiment, settings, seed), with `experiment`,
+        `setting` (the settings as JSON), `seed`, each setting as a column, and
+        the measures that the study's `run` returns.
+    """
+    from lab import data
+
+    study = get(study) if isinstance(study, str) else study
+    seed_list = seeds_mod.seeds_for(cfg, n_seeds or study.seeds or cfg.n_seeds)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = _stem(study, cfg)
+    # One JSON object per line: experiments have different setting columns.
+    partial = out_dir / f"{stem}.partial.jsonl"
+    done: set[tuple[str, str, int]] = set()
+    if partial.exists():
+        previous = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+        done = {(r["experiment"], r["setting"], r["seed"]) for r in previous}
+        if log and done:
+            log(f"resuming: {len(done)} runs already in {partial}")
+    plan = study.plan(cfg)
+    start = time.perf_counter()
+    datasets: dict[int, Any] = {}
+    for seed in seed_list:
+        split_seed = seed if study.splits_follow_seed else cfg.seed
+        for experiment, settings in plan:
+            key = (experiment, _canonical(settings), seed)
+            if key in done:
+                continue
+            if split_seed not in datasets:
+                datasets[split_seed] = data.load_for(replace(cfg, seed=split_seed))
+            run_cfg = replace(cfg, seed=seed)
+            row = dict(experiment=experiment, setting=key[1], seed=seed, **settings)
+            began = time.perf_counter()
+            row.update(study.run(datasets[split_seed], run_cfg, experiment, dict(settings)))
+            row["wall_seconds"] = round(time.perf_counter() - began, 2)
+            with partial.open("a") as handle:
+                handle.write(json.dumps(row, default=_plain) + "\n")
+            if log:
+                log(f"seed {seed} {experiment} {key[1]}: {_brief(row)}")
+    rows = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+    table = _order(pd.DataFrame(rows), plan, seed_list)
+    if study.finish:
+        table = study.finish(table)
+    record = _record(study, cfg, seed_list)
+    record.update(
+        # Every run's wall time, so a resumed study still reports its whole cost.
+        seconds=round(
+            float(table["wall_seconds"].sum()) if "wall_seconds" in table else time.perf_counter() - start, 1
+        ),
+        written=time.strftime("%Y-%m-%d"),
+        machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        versions=_versions(),
+    )
+    table.to_csv(out_dir / f"{stem}.csv", index=False)
+    table = pd.read_csv(out_dir / f"{stem}.csv")  # the same types as `load` gives
+    (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
+    partial.unlink()
+    return table
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers, for JSON."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _brief(row: dict[str, Any]) -> str:
+    shown = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()]
+    return ", ".join(shown[3:])[:160]
+
+
+def _order(table: pd.DataFrame, plan: list[Entry], seed_list: Sequence[int]) -> pd.DataFrame:
+    position = {(e, _canonical(s)): i for i, (e, s) in enumerate(plan)}
+    keys = [
+        position.get((e, s), len(position))
+        for e, s in zip(table["experiment"], table["setting"], strict=True)
+    ]
+    table = table.assign(_order=keys)
+    table = table[table["seed"].isin(seed_list)]
+    return table.sort_values(["_order", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def _versions() -> dict[str, str]:
+    import tensorflow as tf
+
+    from lab._backend import keras
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def check(study: Study | str, cfg: RunConfig, folder: Path | str = RESULTS_DIR) -> dict[str, Any]:
+    """The record of a stored table, after checking that it matches the study and preset now.
+
+    Raises:
+        FileNotFoundError: when there is no table for this preset and dataset.
+        ValueError: when the stored budgets or plan differ from what the command
+            would run now; the message gives the command that regenerates it.
+    """
+    study = get(study) if isinstance(study, str) else study
+    stem = _stem(study, cfg)
+    path = Path(folder) / f"{stem}.json"
+    if not path.exists() or not (Path(folder) / f"{stem}.csv").exists():
+        raise FileNotFoundError(f"no table {stem}.csv in {folder}")
+    record = json.loads(path.read_text())
+    expected = _record(study, cfg, record["seeds"])
+    stale = [k for k in ("budgets", "plan") if json.loads(json.dumps(expected[k])) != record[k]]
+    if stale:
+        raise ValueError(
+            f"{path.name} was computed with other {' and '.join(stale)} than {study.name} now uses "
+            f"(for example after a change to lab/config.py). Regenerate it with: {record['command']}"
+        )
+    return record
+
+
+def load(
+    name: str,
+    cfg: RunConfig,
+    *,
+    recompute: bool = False,
+    folder: Path | str = RESULTS_DIR,
+    log: Callable[[str], None] | None = print,
+) -> pd.DataFrame:
+    """A study's table: the committed one when it matches `cfg`, otherwise computed now.
+
+    Args:
+        name: the study (see `python -m lab.results --list`).
+        cfg: the notebook's settings; its preset and dataset pick the table.
+        recompute: True runs the study now, on seeds from `cfg.seed` on, and keeps
+            the result under `cfg.runs_dir / "results"` (the committed table is
+            never overwritten from a notebook).
+        folder: where committed tables live.
+        log: called with a line saying where the table came from.
+    """
+    study = get(name)
+    local = Path(cfg.runs_dir) / "results"
+    if not recompute:
+        for place in (Path(folder), local):
+            try:
+                record = check(study, cfg, place)
+            except FileNotFoundError:
+                continue
+            table = pd.read_csv(place / f"{_stem(study, cfg)}.csv")
+            if study.finish:
+                table = study.finish(table)
+            if log:
+                log(
+                    f"{study.name}: {len(table)} runs over seeds {record['seeds']}, read from "
+                    f"{_shown(place)}/{_stem(study, cfg)}.csv (computed {record['written']} on "
+                    f"{record['machine']}{_cost(table)}); recompute=True reruns it"
+                )
+            return table
+    if log:
+        log(
+            f"{study.name}: computing now ({'asked' if recompute else 'no stored table for this preset'}); "
+            f"it is kept in {_shown(local)}"
+        )
+    return compute(study, cfg, out_dir=local, log=None)
+
+
+def experiment(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of one experiment, with only the columns it fills (its settings and measures)."""
+    if name not in set(table["experiment"]):
+        raise KeyError(
+            f"no experiment {name!r}; the table has {', '.join(dict.fromkeys(table['experiment']))}"
+        )
+    rows = table[table["experiment"] == name].dropna(axis=1, how="all").reset_index(drop=True)
+    # A CSV column with gaps reads back as float: give whole-number settings their ints back.
+    for column in rows.columns:
+        values = rows[column]
+        if values.dtype.kind == "f" and values.notna().all() and (values == values.round()).all():
+            if column not in MEASURES_KEPT_FLOAT:
+                rows[column] = values.astype(int)
+    return rows.drop(columns=["experiment", "setting"])
+
+
+def _cost(table: pd.DataFrame) -> str:
+    if "seconds" not in table:
+        return ""
+    return f", {table['seconds'].sum() / 60:.1f} min of training"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.results", description=__doc__.split("\n")[0])
+    parser.add_argument("study", nargs="?", help="the study to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the studies and their stored tables")
+    parser.add_argument("--preset", default="workshop")
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="how many seeds (default: the preset's n_seeds)"
+    )
+    parser.add_argument("--out", default=str(RESULTS_DIR), help="folder for the table (default results/)")
+    args = parser.parse_args(argv)
+    _register_builtin()
+    if args.list or not args.study:
+        for study in STUDIES.values():
+            print(f"{study.name}: {study.title}")
+        return 0
+    try:
+        study = get(args.study)
+        cfg = preset(args.preset, dataset=args.dataset, seed=args.seed)
+    except (KeyError, ValueError) as error:
+        print(error.args[0], file=sys.stderr)
+        return 2
+    table = compute(study, cfg, n_seeds=args.seeds, out_dir=args.out)
+    print(f"wrote {len(table)} runs to {Path(args.out) / _stem(study, cfg)}.csv")
+    return 0
+
+
+def _register_builtin() -> None:
+    from lab import studies  # noqa: F401  (registers the book's studies)
+
+
+if __name__ == "__main__":
+    # Run the imported module's `main`, so the studies register where `get` looks.
+    from lab.results import main as _main
+
+    raise SystemExit(_main())

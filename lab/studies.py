@@ -1,0 +1,213 @@
+"""The book's multi-seed studies (run by `python -m lab.results NAME`, read by notebooks).
+
+- `02_sweeps`: every one-at-a-time comparison of notebook 02, on `cfg.n_seeds`
+  training seeds (the split stays that of `cfg.seed`), at the sweep budget.
+- `reference_table`: the reference dense autoencoder and PCA at latent sizes 2 to 32,
+  on 5 seeds that each draw their own split, scored once on the test split: test
+  MSE and linear-probe accuracy, with raw pixels' probe accuracy as the ceiling.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from lab import evaluate, sweeps
+from lab.config import RunConfig
+from lab.data import Dataset
+from lab.results import Entry, Study, register
+
+SWEEP_BUDGETS = (
+    "epochs",
+    "patience",
+    "sweep_epochs",
+    "sweep_patience",
+    "batch_size",
+    "latent_dim",
+    "units",
+    "num_layers",
+    "learning_rate",
+    "max_train",
+    "max_eval",
+    "max_sweep_values",
+)
+
+# Notebook 02's comparisons: (experiment, the setting(s) it varies and their values).
+# Each experiment is a one-at-a-time sweep from the reference model, or a small grid.
+NOTEBOOK_02: dict[str, list[dict[str, Any]] | dict[str, list[Any]]] = {
+    "latent_dim": {"latent_dim": [2, 8, 32]},
+    "num_layers": {"num_layers": [1, 2, 3]},
+    "units": {"units": [32, 128, 512]},
+    "activation": {"activation": ["relu", "leaky_relu", "elu", "tanh", "sigmoid"]},
+    "output_activation": {"output_activation": ["sigmoid", "linear"]},
+    "optimizer": [
+        dict(optimizer="sgd", learning_rate=1.0),
+        dict(optimizer="momentum", learning_rate=0.1),
+        dict(optimizer="rmsprop", learning_rate=1e-3),
+        dict(optimizer="adagrad", learning_rate=0.05),
+        dict(optimizer="adam", learning_rate=2e-3),
+    ],
+    "learning_rate": {"optimizer": ["adam", "momentum"], "learning_rate": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 3.0]},
+    "batch_size": {"batch_size": [8, 16, 64, 256]},
+    "kernel_initializer": {"kernel_initializer": ["glorot_uniform", "he_normal", "zeros"]},
+    "manual_grid": {"latent_dim": [2, 8, 32], "learning_rate": [1e-3, 1e-2]},
+}
+
+
+def schedule_settings(cfg: RunConfig) -> list[dict[str, Any]]:
+    """Notebook 02's schedule comparison: a large constant rate, the same rate decayed, a small one."""
+    steps_per_epoch = -(-_train_size(cfg) // cfg.batch_size)
+    return [
+        dict(learning_rate=1e-2, lr_decay_rate=None),
+        dict(learning_rate=1e-2, lr_decay_rate=0.7, lr_decay_steps=5 * steps_per_epoch),
+        dict(learning_rate=1e-3, lr_decay_rate=None),
+    ]
+
+
+def _train_size(cfg: RunConfig) -> int:
+    from lab import data
+
+    return len(data.load_for(cfg).x_train)
+
+
+def sweep_plan(cfg: RunConfig) -> list[Entry]:
+    """Notebook 02's experiments as (experiment, settings) entries, cut as `sweeps.grid` cuts them."""
+    plan: list[Entry] = []
+    for experiment, spec in {**NOTEBOOK_02, "schedule": schedule_settings(cfg)}.items():
+        if isinstance(spec, dict):
+            names = list(spec)
+            cut = [list(spec[n])[: cfg.max_sweep_values] for n in names]
+            combos = [dict(zip(names, c, strict=True)) for c in itertools.product(*cut)]
+        else:
+            combos = list(spec)[: cfg.max_sweep_values]
+        plan += [(experiment, combo) for combo in combos]
+    return plan
+
+
+def run_sweep_entry(
+    dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """One run of a sweep at the sweep budget; the row `sweeps.runs` would give, minus the settings."""
+    frame = sweeps.runs(dataset, replace(cfg, max_sweep_values=None), [settings]).frame
+    row = frame.iloc[0].to_dict()
+    row["code_size"] = settings.get("latent_dim", cfg.latent_dim)
+    return {k: v for k, v in row.items() if k not in settings and k != "seed"}
+
+
+def finish_sweeps(table: pd.DataFrame) -> pd.DataFrame:
+    """Mark "poor" runs within each experiment (see `lab.sweeps.mark_poor`)."""
+    table = table.copy()
+    table.loc[table["status"] == "poor", "status"] = "ok"
+    for _, rows in table.groupby("experiment", sort=False):
+        table.loc[rows.index, "status"] = sweeps.mark_poor(rows, rows["code_size"].tolist())
+    return table
+
+
+register(
+    Study(
+        name="02_sweeps",
+        title="notebook 02's one-at-a-time comparisons, each setting on several training seeds",
+        plan=sweep_plan,
+        run=run_sweep_entry,
+        budgets=SWEEP_BUDGETS,
+        finish=finish_sweeps,
+    )
+)
+
+
+def reference_plan(cfg: RunConfig) -> list[Entry]:
+    """Autoencoder and PCA at each of `cfg.latent_sizes`, then raw pixels."""
+    plan: list[Entry] = [("autoencoder", {"latent_dim": k}) for k in cfg.latent_sizes]
+    plan += [("PCA", {"latent_dim": k}) for k in cfg.latent_sizes]
+    return plan + [("pixels", {})]
+
+
+def run_reference_entry(
+    dataset: Dataset, cfg: RunConfig, method: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """Test MSE and test probe accuracy of one method on one seed's split."""
+    if method == "pixels":
+        z_train, z_test = dataset.x_train, dataset.x_test
+        mse, seconds, epochs = float("nan"), 0.0, 0
+    elif method == "PCA":
+        pca = evaluate.fit_pca(dataset.x_train, settings["latent_dim"], seed=cfg.seed)
+        z_train, z_test = pca.transform(dataset.x_train), pca.transform(dataset.x_test)
+        mse, seconds, epochs = float(evaluate.pca_reconstruction_errors(pca, dataset.x_test).mean()), 0.0, 0
+    else:
+        trained = sweeps.train_dense(dataset, cfg, latent_dim=settings["latent_dim"])
+        z_train, z_test = (
+            evaluate.encode(trained.model, dataset.x_train),
+            evaluate.encode(trained.model, dataset.x_test),
+        )
+        mse = evaluate.reconstruction_error(trained.model, dataset.x_test)
+        seconds, epochs = trained.result.seconds, trained.result.epochs_trained
+    accuracy = evaluate.linear_probe_accuracy(z_train, dataset.y_train, z_test, dataset.y_test, seed=cfg.seed)
+    return dict(test_mse=mse, probe_accuracy=accuracy, epochs_trained=epochs, seconds=seconds)
+
+
+register(
+    Study(
+        name="reference_table",
+        title="dense autoencoder and PCA at latent sizes 2-32 (and raw pixels), test MSE and probe accuracy",
+        plan=reference_plan,
+        run=run_reference_entry,
+        budgets=(
+            "epochs",
+            "patience",
+            "batch_size",
+            "units",
+            "num_layers",
+            "learning_rate",
+            "latent_sizes",
+            "max_train",
+            "max_eval",
+        ),
+        splits_follow_seed=True,
+        seeds=5,
+    )
+)
+
+
+def reference_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The reference table as it is shown: one row per latent size, mean ± standard deviation.
+
+    Columns: test MSE and probe accuracy of the autoencoder and of PCA, and the
+    autoencoder's error relative to PCA's; a last row gives raw pixels' probe
+    accuracy (in both probe columns), the ceiling a code of any size is measured against.
+    """
+
+    def cell(rows: pd.DataFrame, column: str, digits: int) -> str:
+        values = rows[column].dropna()
+        if values.empty:
+            return ""
+        spread = f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
+        return f"{values.mean():.{digits}f}{spread}"
+
+    out = []
+    ae, pca = table[table["experiment"] == "autoencoder"], table[table["experiment"] == "PCA"]
+    for size in sorted(ae["latent_dim"].unique()):
+        a, p = ae[ae["latent_dim"] == size], pca[pca["latent_dim"] == size]
+        paired = a.set_index("seed")["test_mse"] / p.set_index("seed")["test_mse"]
+        out.append(
+            {
+                "latent size": int(size),
+                "autoencoder test MSE": cell(a, "test_mse", 4),
+                "PCA test MSE": cell(p, "test_mse", 4),
+                "autoencoder / PCA error": cell(paired.to_frame("ratio"), "ratio", 2),
+                "autoencoder probe accuracy": cell(a, "probe_accuracy", 3),
+                "PCA probe accuracy": cell(p, "probe_accuracy", 3),
+            }
+        )
+    pixels = table[table["experiment"] == "pixels"]
+    ceiling = cell(pixels, "probe_accuracy", 3)
+    out.append(
+        {
+            "latent size": "raw pixels (64)",
+            "autoencoder probe accuracy": ceiling,
+            "PCA probe accuracy": ceiling,
+        }
+    )
+    return pd.DataFrame(out).fillna("").set_index("latent size")

@@ -1,0 +1,138 @@
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+
+from lab import config, results, studies
+
+
+def _tiny_study(calls: list, fail_after: int | None = None) -> results.Study:
+    def plan(cfg):
+        return [("latent_dim", {"latent_dim": k}) for k in (2, 4)]
+
+    def run(dataset, cfg, experiment, settings):
+        if fail_after is not None and len(calls) >= fail_after:
+            raise KeyboardInterrupt("stopped")
+        calls.append((experiment, settings["latent_dim"], cfg.seed))
+        return studies.run_sweep_entry(dataset, cfg, experiment, settings)
+
+    return results.Study(
+        name="tiny", title="two latent sizes", plan=plan, run=run, budgets=("sweep_epochs", "batch_size")
+    )
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return dataclasses.replace(config.preset("quick", sweep_epochs=2), runs_dir=tmp_path / "runs")
+
+
+def test_compute_writes_every_run_and_a_record_that_check_accepts(cfg, tmp_path):
+    calls = []
+    study = _tiny_study(calls)
+    table = results.compute(study, cfg, out_dir=tmp_path, log=None)
+    assert len(table) == 2 * cfg.n_seeds == len(calls)
+    assert list(zip(table["latent_dim"], table["seed"], strict=True)) == [(2, 0), (2, 1), (4, 0), (4, 1)]
+    assert {"experiment", "setting", "seed", "val_mse", "status"} <= set(table.columns)
+    record = results.check(study, cfg, tmp_path)
+    assert record["seeds"] == [0, 1] and record["budgets"] == {
+        "sweep_epochs": 2,
+        "batch_size": cfg.batch_size,
+    }
+    assert not list(tmp_path.glob("*.partial.*"))
+    saved = pd.read_csv(tmp_path / "tiny_quick_digits.csv")
+    pd.testing.assert_frame_equal(saved, table)
+
+
+def test_an_interrupted_study_resumes_without_rerunning_finished_runs(cfg, tmp_path):
+    calls = []
+    with pytest.raises(KeyboardInterrupt):
+        results.compute(_tiny_study(calls, fail_after=3), cfg, out_dir=tmp_path, log=None)
+    assert len(calls) == 3 and (tmp_path / "tiny_quick_digits.partial.jsonl").exists()
+    more = []
+    table = results.compute(_tiny_study(more), cfg, out_dir=tmp_path, log=None)
+    assert len(more) == 1 and len(table) == 4
+
+
+def test_a_stale_table_says_how_to_regenerate_it(cfg, tmp_path):
+    study = _tiny_study([])
+    results.compute(study, cfg, out_dir=tmp_path, log=None)
+    with pytest.raises(ValueError, match="Regenerate it with: python -m lab.results tiny"):
+        results.check(study, dataclasses.replace(cfg, sweep_epochs=5), tmp_path)
+    with pytest.raises(FileNotFoundError):
+        results.check(study, dataclasses.replace(cfg, dataset="mnist"), tmp_path)
+
+
+def test_load_computes_and_keeps_a_missing_table_under_runs(cfg, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setitem(results.STUDIES, "tiny", _tiny_study(calls))
+    lines = []
+    first = results.load("tiny", cfg, folder=tmp_path / "none", log=lines.append)
+    assert len(calls) == 4 and "computing now" in lines[0]
+    assert (cfg.runs_dir / "results" / "tiny_quick_digits.csv").exists()
+    again = results.load("tiny", cfg, folder=tmp_path / "none", log=lines.append)
+    assert len(calls) == 4 and "read from" in lines[1]
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_the_command_lists_studies_and_refuses_unknown_ones(capsys):
+    assert results.main(["--list"]) == 0
+    assert "02_sweeps" in capsys.readouterr().out
+    assert results.main(["no_such_study"]) == 2
+    assert "Studies: " in capsys.readouterr().err
+    assert results.main(["02_sweeps", "--preset", "huge"]) == 2
+
+
+@pytest.mark.parametrize("path", sorted(results.RESULTS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_committed_tables_are_what_the_command_writes_now(path):
+    """Same plan, budgets and seeds as the command would use, and one row per planned run."""
+    record = json.loads(path.read_text())
+    cfg = config.preset(record["preset"], dataset=record["dataset"], seed=record["seeds"][0])
+    study = results.get(record["study"])
+    results.check(study, cfg)
+    table = pd.read_csv(path.with_suffix(".csv"))
+    planned = {(e, results._canonical(s), seed) for e, s in study.plan(cfg) for seed in record["seeds"]}
+    assert set(zip(table["experiment"], table["setting"], table["seed"], strict=True)) == planned
+    assert len(table) == len(planned)
+    assert len(record["seeds"]) >= 3 and record["command"].startswith(f"python -m lab.results {study.name}")
+
+
+def test_the_book_registers_its_studies():
+    assert {"02_sweeps", "reference_table"} <= set(results.STUDIES) | {
+        results.get("02_sweeps").name,
+        results.get("reference_table").name,
+    }
+    plan = results.get("02_sweeps").plan(config.preset("workshop"))
+    assert ("latent_dim", {"latent_dim": 32}) in plan and len({e for e, _ in plan}) == 11
+    quick = results.get("02_sweeps").plan(config.preset("quick"))
+    assert len([1 for e, _ in quick if e == "learning_rate"]) == 4
+
+
+def test_reference_summary_gives_mean_and_spread_per_size_and_the_pixel_ceiling():
+    rows = []
+    for seed in (0, 1):
+        for size in (2, 8):
+            rows.append(
+                dict(
+                    experiment="autoencoder",
+                    latent_dim=size,
+                    seed=seed,
+                    test_mse=0.02 / size + seed * 0.001,
+                    probe_accuracy=0.8 + size / 100,
+                )
+            )
+            rows.append(
+                dict(
+                    experiment="PCA",
+                    latent_dim=size,
+                    seed=seed,
+                    test_mse=0.04 / size,
+                    probe_accuracy=0.7 + size / 100,
+                )
+            )
+        rows.append(dict(experiment="pixels", latent_dim=None, seed=seed, test_mse=None, probe_accuracy=0.95))
+    summary = studies.reference_summary(pd.DataFrame(rows))
+    assert list(summary.index) == [2, 8, "raw pixels (64)"]
+    assert summary.loc[2, "autoencoder test MSE"] == "0.0105 ± 0.0007"
+    assert summary.loc[2, "PCA test MSE"] == "0.0200 ± 0.0000"
+    assert summary.loc["raw pixels (64)", "PCA probe accuracy"] == "0.950 ± 0.000"
