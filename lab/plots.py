@@ -429,14 +429,38 @@ def plot_grouped_bars(
 def plot_tradeoff(
     frame: pd.DataFrame, x: str, y: str, label: str, *, xlabel: str | None = None, ylabel: str | None = None
 ) -> Figure:
-    """A curve of `y` against `x`, each point annotated with its `label` value."""
+    """A curve of `y` against `x`, each point annotated with its `label` value.
+
+    Labels of points that lie close together are stacked rather than drawn over
+    each other; a run whose `status` is not "ok" or "poor" is drawn as an open
+    marker and its label says so, so a stalled run's error does not read as a value
+    the setting achieved.
+    """
     fig = Figure(figsize=(5.8, 4.0), layout="constrained")
     ax = fig.subplots()
-    ax.plot(frame[x], frame[y], "o-")
-    for _, row in frame.iterrows():
-        ax.annotate(
-            f"{label}={row[label]:g}", (row[x], row[y]), textcoords="offset points", xytext=(6, 4), fontsize=8
+    ax.plot(frame[x], frame[y], "-", color="C0")
+    status = frame["status"] if "status" in frame else pd.Series("ok", index=frame.index)
+    failed = ~status.isin(("ok", "poor"))
+    ax.plot(frame.loc[~failed, x], frame.loc[~failed, y], "o", color="C0")
+    if failed.any():
+        ax.plot(
+            frame.loc[failed, x],
+            frame.loc[failed, y],
+            "o",
+            mfc="white",
+            color="tab:red",
+            mew=1.5,
+            label="stalled or diverged run",
         )
+        ax.legend(fontsize=8, loc="upper left")
+    span_x = np.ptp(frame[x].to_numpy(dtype=float)) or 1.0
+    span_y = np.ptp(frame[y].to_numpy(dtype=float)) or 1.0
+    placed: list[tuple[float, float]] = []
+    for i, row in frame.iterrows():
+        near = sum(abs(row[x] - px) < 0.06 * span_x and abs(row[y] - py) < 0.06 * span_y for px, py in placed)
+        placed.append((row[x], row[y]))
+        text = f"{label}={row[label]:g}" + (f" ({status[i]})" if failed[i] else "")
+        ax.annotate(text, (row[x], row[y]), textcoords="offset points", xytext=(6, 4 - 11 * near), fontsize=8)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
     return fig

@@ -123,6 +123,18 @@ def test_grouped_bars_tradeoff_denoising_histograms_and_roc():
     assert len(plots.plot_grouped_bars(few, "n", "method", "acc").axes[0].patches) == 4
     trade = pd.DataFrame({"l1": [0.0, 0.01], "sparsity": [0.4, 0.9], "val_mse": [0.01, 0.03]})
     assert len(plots.plot_tradeoff(trade, "sparsity", "val_mse", "l1").axes[0].texts) == 2
+    close = pd.DataFrame(
+        {
+            "l1": [0.0, 1e-4, 0.03],
+            "sparsity": [0.48, 0.481, 1.0],
+            "val_mse": [0.0074, 0.0073, 0.074],
+            "status": ["ok", "ok", "stalled"],
+        }
+    )
+    texts = plots.plot_tradeoff(close, "sparsity", "val_mse", "l1").axes[0].texts
+    offsets = [t.xyann[1] for t in texts]
+    assert offsets[0] != offsets[1], "labels of neighbouring points are stacked, not drawn over each other"
+    assert texts[2].get_text() == "l1=0.03 (stalled)"
     table = pd.DataFrame(
         {
             "trained_with": [0.0, 0.0, 0.3, 0.3],
