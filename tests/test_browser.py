@@ -14,6 +14,7 @@ is a failure instead, so a CI machine never passes without running it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -86,49 +87,58 @@ def _pixels(page, part: str) -> bytes:
 
 
 def test_moving_a_slider_in_jupyterlab_retrains_the_model(chromium, jupyterlab, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     notebook = _write_notebook(tmp_path)
+
+    with _page(chromium, tmp_path) as page:
+        lab_browser.open_notebook(page, jupyterlab, notebook.name)
+        lab_browser.run_all_cells(page)
+
+        numbers = page.locator(NUMBERS)
+        expect(numbers).to_contain_text("validation MSE", timeout=180_000)
+        first = _numbers(page)
+        curve, images = _pixels(page, "curve"), _pixels(page, "images")
+
+        handle = page.locator(f"{PANEL} .lab-control-latent_dim .noUi-handle")
+        before = round(float(handle.get_attribute("aria-valuenow")))
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        expect(handle).to_have_attribute("aria-valuenow", _number(before + 1))
+
+        page.locator(f"{PANEL} button.lab-train").click()
+        # A new run: numbers, table and both figures are the new run's.
+        expect(numbers).to_contain_text(re.compile(r"run 2: validation MSE"))
+        rows = page.locator(f"{PANEL} .lab-table tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.nth(1).locator("td").nth(1)).to_have_text(str(before + 1))  # latent_dim
+        expect(rows.nth(1)).to_have_class(re.compile("lab-shown"))
+        assert _mse(_numbers(page)) != _mse(first)
+        assert _pixels(page, "curve") != curve, "the loss curve did not change"
+        assert _pixels(page, "images") != images, "the reconstructions did not change"
+
+        # Auto-retrain on, slider back: the first run comes back from the cache, figures too.
+        page.locator(f"{PANEL} .lab-auto input[type=checkbox]").check()
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+        expect(handle).to_have_attribute("aria-valuenow", _number(before))
+        expect(page.locator(f"{PANEL} .lab-message")).to_contain_text("cache", timeout=60_000)
+        assert _mse(_numbers(page)) == _mse(first) and "run 1" in _numbers(page)
+        expect(rows.nth(0)).to_have_class(re.compile("lab-shown"))
+        assert _pixels(page, "curve") == curve and _pixels(page, "images") == images
+
+
+@contextlib.contextmanager
+def _page(chromium: str, tmp_path):
+    """A Chromium page; on failure, its screenshot and HTML are kept in `tmp_path`."""
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(int(os.environ.get("LAB_BROWSER_TIMEOUT_MS", 120_000)))
-            lab_browser.open_notebook(page, jupyterlab, notebook.name)
-            lab_browser.run_all_cells(page)
-
-            numbers = page.locator(NUMBERS)
-            expect(numbers).to_contain_text("validation MSE", timeout=180_000)
-            first = _numbers(page)
-            curve, images = _pixels(page, "curve"), _pixels(page, "images")
-
-            handle = page.locator(f"{PANEL} .lab-control-latent_dim .noUi-handle")
-            before = round(float(handle.get_attribute("aria-valuenow")))
-            handle.focus()
-            page.keyboard.press("ArrowRight")
-            expect(handle).to_have_attribute("aria-valuenow", _number(before + 1))
-
-            page.locator(f"{PANEL} button.lab-train").click()
-            # A new run: numbers, table and both figures are the new run's.
-            expect(numbers).to_contain_text(re.compile(r"run 2: validation MSE"))
-            rows = page.locator(f"{PANEL} .lab-table tbody tr")
-            expect(rows).to_have_count(2)
-            expect(rows.nth(1).locator("td").nth(1)).to_have_text(str(before + 1))  # latent_dim
-            expect(rows.nth(1)).to_have_class(re.compile("lab-shown"))
-            assert _mse(_numbers(page)) != _mse(first)
-            assert _pixels(page, "curve") != curve, "the loss curve did not change"
-            assert _pixels(page, "images") != images, "the reconstructions did not change"
-
-            # Auto-retrain on, slider back: the first run comes back from the cache, figures too.
-            page.locator(f"{PANEL} .lab-auto input[type=checkbox]").check()
-            handle.focus()
-            page.keyboard.press("ArrowLeft")
-            expect(handle).to_have_attribute("aria-valuenow", _number(before))
-            expect(page.locator(f"{PANEL} .lab-message")).to_contain_text("cache", timeout=60_000)
-            assert _mse(_numbers(page)) == _mse(first) and "run 1" in _numbers(page)
-            expect(rows.nth(0)).to_have_class(re.compile("lab-shown"))
-            assert _pixels(page, "curve") == curve and _pixels(page, "images") == images
+            yield page
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             (tmp_path / "failure.html").write_text(page.content())
@@ -150,25 +160,15 @@ def _number(value: int) -> re.Pattern:
 
 def test_an_executed_notebook_opens_with_its_panel_drawn(chromium, jupyterlab, tmp_path):
     """`make book` signs what it executed, so JupyterLab draws the saved panel with no kernel run."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from lab import book
 
     (tmp_path / "source").mkdir()
     source = _write_notebook(tmp_path / "source")
     book.run_notebook(source, preset="quick", output_dir=tmp_path / "build", figures_dir=tmp_path / "figures")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(int(os.environ.get("LAB_BROWSER_TIMEOUT_MS", 120_000)))
-            lab_browser.open_notebook(page, jupyterlab, f"build/{source.name}")
-            expect(page.locator(NUMBERS)).to_contain_text("validation MSE")
-            expect(page.locator(f"{PANEL} .lab-curve")).to_have_js_property("complete", True)
-            assert page.locator(f"{PANEL} .lab-curve").evaluate("img => img.naturalWidth") > 100
-        except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"))
-            (tmp_path / "failure.html").write_text(page.content())
-            raise
-        finally:
-            browser.close()
+    with _page(chromium, tmp_path) as page:
+        lab_browser.open_notebook(page, jupyterlab, f"build/{source.name}")
+        expect(page.locator(NUMBERS)).to_contain_text("validation MSE")
+        expect(page.locator(f"{PANEL} .lab-curve")).to_have_js_property("complete", True)
+        assert page.locator(f"{PANEL} .lab-curve").evaluate("img => img.naturalWidth") > 100
