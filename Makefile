@@ -1,5 +1,5 @@
 # The lab book's commands. Each creates the virtual environment first if it is missing.
-#   make book   execute every notebook (PRESET=workshop) into build/, figures into figures/
+#   make book   execute every notebook (PRESET=workshop, SEED=0) into build/, figures into figures/
 #   make test   run the whole test suite
 #   make lab    open JupyterLab on notebooks/
 #   make bench  print the speed figures (benchmarks/)
@@ -8,6 +8,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 VENV ?= .venv
 BIN := $(VENV)/bin
 PRESET ?= workshop
+SEED ?= 0
 
 .PHONY: help setup setup-dev chromium book lab test lint bench clean
 
@@ -50,7 +51,7 @@ chromium:
 		|| echo "Installing chromium failed: the browser test will be skipped (or fail under CI=true)."
 
 book: setup
-	$(BIN)/python -m lab.book --preset $(PRESET)
+	$(BIN)/python -m lab.book --preset $(PRESET) --seed $(SEED)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -24,7 +24,9 @@ def main() -> None:
     parser.add_argument("--preset", default="workshop", choices=config.PRESETS)
     parser.add_argument("--seeds", type=int, default=None, help="seeds (default: the study's 5)")
     parser.add_argument("--print-only", action="store_true", help="print the committed table, train nothing")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown (for the README)"
+    )
     args = parser.parse_args()
     cfg = config.preset(args.preset)
     if args.print_only:

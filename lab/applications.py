@@ -71,7 +71,7 @@ def anomaly_report(
 
     Returns:
         A dict with per-split `scores` and `is_anomaly` arrays, the validation
-        `roc`, both thresholds, the test `roc`, and `test_rates` and
+        `roc`, both thresholds, the `false_alarm_rate` asked for, the test `roc`, and `test_rates` and
         `test_rates_normal`: TPR, FPR and precision on the test split at each
         threshold, plus `precision_at_share`, the precision if only `share` of
         all images were anomalies (the test split holds far more).
@@ -86,6 +86,7 @@ def anomaly_report(
     report["test_roc"] = evaluate.roc(report["scores"]["test"], report["is_anomaly"]["test"])
     normal_val = report["scores"]["val"][~report["is_anomaly"]["val"]]
     report["normal_threshold"] = evaluate.normal_threshold(normal_val, false_alarm_rate)
+    report["false_alarm_rate"] = false_alarm_rate
     report["share"] = share
     report["test_share"] = float(report["is_anomaly"]["test"].mean())
     for key, threshold in (

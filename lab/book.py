@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: execute the book (or some of it) and print the time each notebook took."""
     parser = argparse.ArgumentParser(prog="python -m lab.book", description=main.__doc__)
     parser.add_argument("--preset", default="workshop", choices=config.PRESETS)
+    parser.add_argument("--seed", type=int, default=0, help="the notebooks' SEED (default 0)")
     parser.add_argument("--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01")
     parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
     parser.add_argument("--figures-dir", type=Path, default=config.FIGURES_DIR)
@@ -175,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No notebooks matched {args.only}; available: {[p.name for p in notebooks()]}")
         return 2
     for path in selected:
-        print(f"running {path.name} (preset {args.preset}) ...", flush=True)
+        print(f"running {path.name} (preset {args.preset}, seed {args.seed}) ...", flush=True)
         seconds = run_notebook(
-            path, preset=args.preset, output_dir=args.output_dir, figures_dir=args.figures_dir
+            path,
+            preset=args.preset,
+            output_dir=args.output_dir,
+            figures_dir=args.figures_dir,
+            parameters={"SEED": args.seed},
         )
         print(f"  {path.name}: {seconds:.1f} s -> {args.output_dir / path.name}", flush=True)
     print(f"figures in {args.figures_dir}")

@@ -66,6 +66,9 @@ class RunConfig:
     search_epochs: int = 40
     search_patience: int = 6
     hyperband_factor: int = 4
+    # Notebook 08, the three searches side by side: each trial's epoch budget (Hyperband's
+    # largest), shorter than the other searches' so that three searches fit in one notebook.
+    race_epochs: int = 30
     # Notebook 07: trials of the one-hyperparameter (learning-rate) slice, and of the VAE's search.
     slice_trials: int = 6
     vae_search_trials: int = 8
@@ -104,6 +107,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         slice_trials=3,
         vae_search_trials=2,
         search_epochs=3,
+        race_epochs=3,
         search_patience=1,
         hyperband_factor=3,
     ),
@@ -128,6 +132,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         slice_trials=12,
         vae_search_trials=20,
         search_epochs=60,
+        race_epochs=60,
         search_patience=8,
         hyperband_factor=3,
     ),

@@ -211,3 +211,27 @@ def active_units(vae: keras.Model, x: np.ndarray, *, threshold: float = 0.01) ->
     mean, _ = vae.encoder(x, training=False)
     variances = np.var(keras.ops.convert_to_numpy(mean), axis=0)
     return int(np.sum(variances > threshold)), variances
+
+
+def kl_per_unit(vae: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Mean KL divergence of each latent unit's posterior from the prior, in nats (one per unit).
+
+    The units' values sum to the KL term of `elbo`. A unit near 0 carries no information
+    about the input (collapsed); unlike a count of active units, this says how much
+    each unit carries, so a unit just above a variance threshold is not mistaken for a working one.
+    """
+    parts = [vae.encoder(x[i : i + _CHUNK], training=False) for i in range(0, len(x), _CHUNK)]
+    mean = np.concatenate([keras.ops.convert_to_numpy(m) for m, _ in parts])
+    log_var = np.concatenate([keras.ops.convert_to_numpy(v) for _, v in parts])
+    return np.mean(-0.5 * (1 + log_var - mean**2 - np.exp(log_var)), axis=0)
+
+
+def bce_floor(x: np.ndarray, eps: float = 1e-7) -> float:
+    """The lowest summed binary cross-entropy any reconstruction of `x` can reach, per image.
+
+    For grey-level pixels, cross-entropy with a perfect reconstruction is the pixels' own
+    entropy, not 0: binary cross-entropy is a normalized likelihood only for binary
+    pixels. The floor is that entropy, clipped as Keras clips (`eps`).
+    """
+    p = np.clip(np.asarray(x, dtype="float64"), eps, 1 - eps)
+    return float(np.mean(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum(axis=1)))

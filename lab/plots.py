@@ -295,9 +295,6 @@ def plot_sweep(
     numeric = pd.api.types.is_numeric_dtype(frame[param]) and not pd.api.types.is_bool_dtype(frame[param])
     groups = list(frame.groupby(hue, sort=False)) if hue else [(None, frame)]
     for ax, metric in zip(axes, metrics, strict=True):
-        ok = frame[frame["status"].isin(("ok", "poor"))][metric].to_numpy(dtype=float)
-        ok = ok[np.isfinite(ok)]
-        top = ok.max() * 1.08 if ok.size else 1.0
         for i, (name, rows) in enumerate(groups):
             color = f"C{i}"
             label = f"{hue}={name}" if hue else None
@@ -331,15 +328,16 @@ def plot_sweep(
                 where = sorted(set(bad[param]), key=list(stats.index).index)
                 positions = [xs[list(stats.index).index(v)] for v in where]
                 shown = f"{status} (some seeds)" if seeds > 1 else status
-                ax.plot(
+                ax.plot(  # above the plotting area: a failed run's error is not the setting's
                     positions,
-                    np.full(len(positions), top),
+                    np.full(len(positions), 1.04),
                     marker,
                     color=mcolor,
                     markersize=10,
                     mew=2,
                     linestyle="none",
                     label=shown,
+                    transform=ax.get_xaxis_transform(),
                     clip_on=False,
                 )
         if numeric and log_x:
@@ -433,14 +431,14 @@ def plot_tradeoff(
 
     Labels of points that lie close together are stacked rather than drawn over
     each other; a run whose `status` is not "ok" or "poor" is drawn as an open
-    marker and its label says so, so a stalled run's error does not read as a value
-    the setting achieved.
+    marker, left off the curve, and its label says so, so a stalled run's error does
+    not read as a point of the trade-off.
     """
     fig = Figure(figsize=(5.8, 4.0), layout="constrained")
     ax = fig.subplots()
-    ax.plot(frame[x], frame[y], "-", color="C0")
     status = frame["status"] if "status" in frame else pd.Series("ok", index=frame.index)
     failed = ~status.isin(("ok", "poor"))
+    ax.plot(frame.loc[~failed, x], frame.loc[~failed, y], "-", color="C0")
     ax.plot(frame.loc[~failed, x], frame.loc[~failed, y], "o", color="C0")
     if failed.any():
         ax.plot(
@@ -605,8 +603,11 @@ def plot_best_so_far(
         ax.plot(curve["epochs_consumed"], curve["best"], ".", color=f"C{i}", markersize=4)
     if budget is not None:
         ax.axvline(budget, color="0.4", linestyle=":", label=f"budget ({budget:g} epochs)")
+    _log_y_if_wide(
+        ax, np.concatenate([c["best"].replace(np.inf, np.nan).to_numpy(float) for c in curves.values()])
+    )
     ax.set_xlabel("epochs consumed (all trials so far)")
-    ax.set_ylabel(f"best {objective} so far")
+    ax.set_ylabel(f"best {objective} so far" + (" (log scale)" if ax.get_yscale() == "log" else ""))
     ax.legend(fontsize=8)
     return fig
 
@@ -689,7 +690,6 @@ def plot_objective_vs_params(
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     done = frame[frame["status"] == "COMPLETED"]
     failed = frame[frame["status"] != "COMPLETED"]
-    top = np.nanmax(done[objective].to_numpy(dtype=float)) if done[objective].notna().any() else 1.0
     for ax, param in zip(axes, params, strict=False):
         values, labels, _ = _as_axis(frame[param])
         numeric = labels is None
@@ -700,8 +700,16 @@ def plot_objective_vs_params(
         if hue:
             ax.legend(fontsize=7, title=hue, title_fontsize=7)
         if len(failed):
+            # Above the plotting area, in axes coordinates: a failed trial has no value to plot.
             ax.plot(
-                x[failed.index], np.full(len(failed), top * 1.05), "x", color="#b00", mew=2, label="failed"
+                x[failed.index],
+                np.full(len(failed), 1.03),
+                "x",
+                color="#b00",
+                mew=2,
+                label="failed (no value)",
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
             )
             ax.legend(fontsize=7, title=hue, title_fontsize=7)
         if (
@@ -716,11 +724,23 @@ def plot_objective_vs_params(
             ax.set_xticks([j / spread for j in range(len(labels))], labels, rotation=20)
         elif (frame[param].dropna() % 1 == 0).all():
             _integer_ticks(ax, frame[param].dropna().unique())
+        _log_y_if_wide(ax, done[objective])
         ax.set_xlabel(param)
-        ax.set_ylabel(objective)
+        ax.set_ylabel(objective + (" (log scale)" if ax.get_yscale() == "log" else ""))
     for ax in axes[len(params) :]:
         ax.set_visible(False)
     return fig
+
+
+def _log_y_if_wide(ax, values, factor: float = 3.0) -> None:
+    """A log y axis when positive values span more than `factor`: one far-off trial then
+    does not squeeze the ones that decide the ranking into a flat line."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) > 1 and (v > 0).all() and v.max() / v.min() > factor:
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        ax.yaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%.3g"))
 
 
 def _integer_ticks(ax, values: np.ndarray) -> None:
@@ -782,26 +802,42 @@ def plot_surrogate(
 
 
 def plot_hyperband_schedule(frame: pd.DataFrame) -> Figure:
-    """Each Hyperband trial as a bar from the epoch it started at to the epoch it trained to,
-    grouped by bracket and round: the successive-halving schedule this run used."""
+    """Each Hyperband trial as a bar from the epoch it started at to the epoch it stopped at,
+    grouped by bracket and round: the successive-halving schedule this run used.
+
+    A faint extension runs on to the round's budget when early stopping ended a trial
+    sooner; a failed trial ends in a red cross where it stopped. Rounds are named on
+    the y axis, and the x ticks are the rounds' budgets.
+    """
     rows = frame.sort_values(["tuner/bracket", "tuner/round", "trial"], ascending=[False, True, True])
-    fig = Figure(figsize=(6.6, max(2.5, 0.14 * len(rows) + 1)), layout="constrained")
+    rows = rows.reset_index(drop=True)
+    fig = Figure(figsize=(6.8, max(2.5, 0.14 * len(rows) + 1)), layout="constrained")
     ax = fig.subplots()
     brackets = sorted(rows["tuner/bracket"].unique(), reverse=True)
-    for y, (_, row) in enumerate(rows.iterrows()):
+    for y, row in rows.iterrows():
         color = f"C{brackets.index(row['tuner/bracket'])}"
         start = row["tuner/initial_epoch"]
-        ax.barh(
-            y, row["tuner/epochs"] - start, left=start, color=color, alpha=0.45 + 0.15 * row["tuner/round"]
-        )
+        trained = row["epochs"] if pd.notna(row.get("epochs")) else row["tuner/epochs"] - start
+        alpha = 0.45 + 0.15 * row["tuner/round"]
+        ax.barh(y, trained, left=start, color=color, alpha=alpha)
+        if start + trained < row["tuner/epochs"]:
+            ax.barh(y, row["tuner/epochs"] - start - trained, left=start + trained, color=color, alpha=0.12)
         if row["status"] != "COMPLETED":
-            ax.plot(row["tuner/epochs"], y, "x", color="#b00")
+            ax.plot(start + trained, y, "x", color="#b00")
     handles = [mpl.patches.Patch(color=f"C{i}", label=f"bracket {b}") for i, b in enumerate(brackets)]
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    handles.append(
+        mpl.patches.Patch(color="0.5", alpha=0.15, label="round budget left unused (stopped early)")
+    )
+    ax.legend(handles=handles, fontsize=7, loc="upper right")
+    groups = rows.groupby(["tuner/bracket", "tuner/round"], sort=False)
+    ax.set_yticks(
+        [g.index.to_numpy().mean() for _, g in groups],
+        [f"bracket {b}, round {r} ({len(g)})" for (b, r), g in groups],
+        fontsize=7,
+    )
+    ax.set_xticks(sorted({0, *rows["tuner/epochs"].astype(int)}))
     ax.invert_yaxis()
-    ax.set_yticks([])
-    ax.set_xlabel("epoch (each bar: one trial, from where it started to where it trained to)")
-    ax.set_ylabel("trials, by bracket and round")
+    ax.set_xlabel("epoch (each bar: one trial, from where it started to where it stopped)")
     return fig
 
 
@@ -848,3 +884,31 @@ def plot_rate_distortion(frame: pd.DataFrame, *, color: str = "beta") -> Figure:
 def objective_direction(objective: str) -> str:
     """ "max" for accuracies, "min" for losses and errors."""
     return "max" if "accuracy" in objective else "min"
+
+
+def plot_unit_kl(unit_kl: pd.DataFrame, *, threshold: float = 0.1) -> Figure:
+    """The KL each latent unit carries, largest first: one line per row (such as each beta).
+
+    Args:
+        unit_kl: one row per model (its index names it, e.g. beta), one column per unit
+            rank, each row sorted from the largest KL to the smallest.
+        threshold: drawn as a dotted line; units below it carry next to nothing.
+    """
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ranks = np.arange(1, unit_kl.shape[1] + 1)
+    name = unit_kl.index.name or "model"
+    for i, (key, row) in enumerate(unit_kl.iterrows()):
+        ax.plot(
+            ranks,
+            row.to_numpy(float),
+            "o-",
+            color=f"C{i}",
+            label=f"{name}={key:g}" if isinstance(key, float) else f"{name}={key}",
+        )
+    ax.axhline(threshold, color="0.4", linestyle=":", label=f"{threshold:g} nats")
+    ax.set_xticks(ranks)
+    ax.set_xlabel("latent unit, ranked by the KL it carries")
+    ax.set_ylabel("KL of the unit (nats)")
+    ax.legend(fontsize=8)
+    return fig

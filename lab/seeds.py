@@ -142,3 +142,23 @@ def verdict(
         if row["failed"]:
             parts.append(f"{label[key]}: {row['failed']} of {row['n']} seeds")
     return "; ".join(parts) + "."
+
+
+def status_counts(frame: pd.DataFrame, index: str, columns: str | None = None) -> pd.DataFrame:
+    """How the runs of each setting ended, counted over seeds: cells such as "ok 3" or
+    "poor 2, diverged 1" (see `lab.sweeps.STATUSES`), one row per value of `index`
+    and, with `columns`, one column per value of `columns`."""
+
+    def count(statuses: pd.Series) -> str:
+        return ", ".join(f"{k} {v}" for k, v in statuses.value_counts().items())
+
+    if columns is None:
+        return frame.groupby(index, sort=False)["status"].agg(count).to_frame("status")
+    return frame.pivot_table(index=index, columns=columns, values="status", aggfunc=count)
+
+
+def mean_span(frame: pd.DataFrame, by: str, metric: str = "val_mse") -> float:
+    """Largest minus smallest mean of `metric` across the settings in `by` (means over seeds):
+    how far a hyperparameter moves the result over the values tried."""
+    means = frame.groupby(by)[metric].mean()
+    return float(means.max() - means.min())

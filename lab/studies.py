@@ -5,6 +5,10 @@
 - `reference_table`: the reference dense autoencoder and PCA at latent sizes 2 to 32,
   on 5 seeds that each draw their own split, scored once on the test split: test
   MSE and linear-probe accuracy, with raw pixels' probe accuracy as the ceiling.
+- `03_comparisons`, `04_beta`, `05_aae_runs`: the comparisons notebooks 03 to 05 run
+  live on one seed, repeated on `cfg.n_seeds` seeds (the split stays that of
+  `cfg.seed`; a subset drawn for a comparison, such as the labelled images or the
+  small training set, is drawn again on each seed).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import itertools
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lab import evaluate, sweeps
@@ -211,3 +216,214 @@ def reference_summary(table: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return pd.DataFrame(out).fillna("").set_index("latent size")
+
+
+# -- Notebooks 03 to 05: the live comparisons, repeated over seeds ------------------------
+
+REGULARIZERS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "L2 1e-4": {"l2": 1e-4},
+    "dropout 0.2": {"dropout": 0.2},
+    "batch norm": {"batch_norm": True},
+}
+_PLAIN: dict[tuple[int, int], Any] = {}  # (seed, id of the dataset) -> the plain autoencoder
+
+
+def _plain_autoencoder(dataset: Dataset, cfg: RunConfig):
+    """Notebook 03's plain autoencoder (its denoiser at noise 0), trained once per seed and split."""
+    key = (cfg.seed, id(dataset))
+    if key not in _PLAIN:
+        _PLAIN.clear()
+        _PLAIN[key] = _one_run(dataset, cfg, {"noise_std": 0.0})[0].model
+    return _PLAIN[key]
+
+
+def _one_run(dataset: Dataset, cfg: RunConfig, settings: dict[str, Any], **fixed: Any):
+    """One run at the sweep budget: the trained model and its row of `sweeps.runs`."""
+    done = sweeps.runs(dataset, replace(cfg, max_sweep_values=None), [settings], **fixed)
+    return done.runs[0], done.frame.iloc[0].to_dict()
+
+
+def regularized_plan(cfg: RunConfig) -> list[Entry]:
+    """Notebook 03's comparisons: regularizers, L1 strengths, denoisers, masking, anomalies, few labels."""
+    plan: list[Entry] = [("regularizer", {"regularizer": name}) for name in REGULARIZERS]
+    plan += [("l1", {"l1": value}) for value in cfg.l1_values]
+    plan += [("denoising", {"noise_std": level}) for level in cfg.noise_levels]
+    plan += [("masking", {"mask_fraction": 0.3}), ("anomaly", {"classes": list(cfg.anomaly_classes)})]
+    return plan + [("few_labels", {"fraction": fraction}) for fraction in cfg.label_fractions]
+
+
+FEW_LABEL_COLUMNS = {
+    "pixels + logistic regression": "pixels",
+    "PCA codes + logistic regression": "pca_codes",
+    "autoencoder codes + logistic regression": "autoencoder_codes",
+    "encoder fine-tuned": "fine_tuned",
+    "same network from scratch": "from_scratch",
+}
+
+
+def run_regularized_entry(
+    dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """One entry of notebook 03's plan on one seed (which also draws any subset it needs)."""
+    from lab import applications, data
+
+    if experiment == "regularizer":
+        small = data.take_train(dataset, cfg.overfit_train_size, seed=cfg.seed)
+        _, row = _one_run(
+            small,
+            cfg,
+            REGULARIZERS[settings["regularizer"]],
+            epochs=cfg.overfit_epochs,
+            patience=None,
+            restore_best=False,
+        )
+        return dict(
+            train_mse=row["train_mse"],
+            val_mse=row["val_mse"],
+            gap=row["val_mse"] - row["train_mse"],
+            status=row["status"],
+        )
+    if experiment == "l1":
+        run, row = _one_run(dataset, cfg, {"l1": settings["l1"]}, latent_dim=32, latent_activation="relu")
+        sparsity = evaluate.code_sparsity(evaluate.encode(run.model, dataset.x_val))
+        return dict(sparsity=sparsity, val_mse=row["val_mse"], status=row["status"])
+    if experiment == "denoising":
+        level = settings["noise_std"]
+        model = (
+            _plain_autoencoder(dataset, cfg)
+            if level == 0
+            else _one_run(dataset, cfg, {"noise_std": level})[0].model
+        )
+        table = applications.denoising_table({level: model}, dataset.x_val, cfg.noise_levels, seed=cfg.seed)
+        out = {"clean_mse": float(table.loc[table.test_noise == 0, "denoised_mse"].iloc[0]), "status": "ok"}
+        out.update({f"gain_at_{t:g}": g for t, g in zip(table.test_noise, table.gain, strict=True) if t > 0})
+        return out
+    if experiment == "masking":
+        masker = _one_run(dataset, cfg, {"mask_fraction": settings["mask_fraction"]})[0].model
+        masked = data.add_masking_noise(dataset.x_val, settings["mask_fraction"], seed=cfg.seed)
+        return dict(
+            nothing_mse=float(np.mean((masked - dataset.x_val) ** 2)),
+            plain_mse=evaluate.reconstruction_error(_plain_autoencoder(dataset, cfg), masked, dataset.x_val),
+            masker_mse=evaluate.reconstruction_error(masker, masked, dataset.x_val),
+            status="ok",
+        )
+    if experiment == "anomaly":
+        classes = tuple(settings["classes"])
+        normal = data.without_classes(dataset, classes, splits=("train", "val"))
+        report = applications.anomaly_report(sweeps.train_dense(normal, cfg).model, dataset, classes)
+        return dict(
+            test_auc=report["test_roc"]["auc"],
+            precision_at_share=report["test_rates"]["precision_at_share"],
+            precision_at_share_normal=report["test_rates_normal"]["precision_at_share"],
+            test_fpr_normal=report["test_rates_normal"]["fpr"],
+            status="ok",
+        )
+    if experiment == "few_labels":
+        few = applications.few_label_comparison(
+            _plain_autoencoder(dataset, cfg), dataset, cfg, [settings["fraction"]]
+        )
+        out = {FEW_LABEL_COLUMNS[m]: a for m, a in zip(few.method, few.val_accuracy, strict=True)}
+        return dict(n_labels=int(few.n_labels.iloc[0]), **out, status="ok")
+    raise ValueError(f"unknown experiment {experiment!r} of notebook 03's study")
+
+
+REGULARIZED_BUDGETS = (
+    *SWEEP_BUDGETS,
+    "overfit_train_size",
+    "overfit_epochs",
+    "l1_values",
+    "noise_levels",
+    "anomaly_classes",
+    "label_fractions",
+)
+
+register(
+    Study(
+        name="03_comparisons",
+        title="notebook 03's comparisons on several seeds, each seed drawing its own subsets",
+        plan=regularized_plan,
+        run=run_regularized_entry,
+        budgets=REGULARIZED_BUDGETS,
+    )
+)
+
+BETAS = (0.1, 0.5, 1.0, 2.0, 4.0)
+
+
+def beta_plan(cfg: RunConfig) -> list[Entry]:
+    """Notebook 04's beta sweep (8-number codes)."""
+    return [("beta", {"beta": beta}) for beta in BETAS[: cfg.max_sweep_values]]
+
+
+def run_beta_entry(
+    dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """One VAE of the beta sweep: the ELBO's two terms, units carrying information, MSE."""
+    run, row = _one_run(dataset, cfg, {"beta": settings["beta"]}, trainer=sweeps.train_vae, latent_dim=8)
+    terms = evaluate.elbo(run.model, dataset.x_val, seed=cfg.seed)
+    units = evaluate.kl_per_unit(run.model, dataset.x_val)
+    return dict(
+        **terms,
+        units_carrying=int((units > 0.1).sum()),
+        val_mse=row["val_mse"],
+        epochs_trained=row["epochs_trained"],
+        status="diverged" if row["status"] == "diverged" else "ok",
+    )
+
+
+register(
+    Study(
+        name="04_beta",
+        title="notebook 04's beta sweep on several training seeds",
+        plan=beta_plan,
+        run=run_beta_entry,
+        budgets=(*SWEEP_BUDGETS, "warmup_epochs"),
+    )
+)
+
+AAE_RUNS: dict[str, dict[str, Any]] = {
+    "reference": {},
+    "small discriminator": {"disc_units": 4, "disc_layers": 1},
+    "dominant discriminator": {"disc_steps": 5, "generator_learning_rate": 1e-6},
+    "starved reconstruction": {"learning_rate": 1e-5},
+}
+
+
+def aae_plan(cfg: RunConfig) -> list[Entry]:
+    """Notebook 05's four adversarial runs."""
+    return [("aae", {"run": name}) for name in list(AAE_RUNS)[: cfg.max_sweep_values]]
+
+
+def run_aae_entry(
+    dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """One adversarial run and its diagnosis."""
+    from lab.models.aae import diagnose_aae
+
+    trained = sweeps.train_aae(dataset, cfg, **AAE_RUNS[settings["run"]])
+    baseline = evaluate.mean_image_error(dataset.x_train, dataset.x_val)
+    diagnosis = diagnose_aae(
+        trained.model, dataset.x_val, trained.result.history, baseline_mse=baseline, seed=cfg.seed
+    )
+    return dict(diagnosis, baseline_mse=baseline)
+
+
+register(
+    Study(
+        name="05_aae_runs",
+        title="notebook 05's adversarial runs (reference and failures) on several training seeds",
+        plan=aae_plan,
+        run=run_aae_entry,
+        budgets=(
+            "aae_epochs",
+            "generative_latent_dim",
+            "num_layers",
+            "units",
+            "batch_size",
+            "max_train",
+            "max_eval",
+            "max_sweep_values",
+        ),
+    )
+)

@@ -24,7 +24,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -490,3 +490,58 @@ def load_trial_model(tuner: kt.Tuner, trial_id: str):
         # Only weights are saved; the optimizer starts afresh, as intended.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         return tuner.load_model(tuner.oracle.get_trial(trial_id))
+
+
+def hyperparameter_values(frame_row: pd.Series, hypermodel) -> dict[str, Any]:
+    """The searched hyperparameters' values in one row of a trials frame (active ones only)."""
+    names = [item.name for item in hypermodel.declare().space]
+    return {
+        name: (frame_row[name].item() if hasattr(frame_row[name], "item") else frame_row[name])
+        for name in names
+        if name in frame_row and pd.notna(frame_row[name])
+    }
+
+
+def retrain_over_seeds(
+    hypermodel,
+    values: dict[str, Any],
+    dataset: Dataset,
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    labels: bool = False,
+) -> pd.DataFrame:
+    """Train one setting of a search space again on several seeds: the spread of one trial.
+
+    A search ranks its trials by one run each; a gap between two trials smaller than
+    the spread of one setting across seeds is noise. The hypermodel is copied with
+    each seed (initial weights and batch order), the split stays the same.
+
+    Returns:
+        One row per seed: `seed`, `status` ("ok", or "diverged"), every objective,
+        `epochs` trained and `capped` (True when the run used every epoch, so it was
+        still improving when it was cut).
+    """
+    import copy
+
+    rows = []
+    for seed in seeds:
+        model_maker = copy.copy(hypermodel)
+        model_maker.seed, model_maker.last_fit = int(seed), None
+        hp = model_maker.hyperparameters(**values)
+        fit_labels = (dataset.y_train, dataset.y_val) if labels else None
+        try:
+            found = model_maker.fit(
+                hp,
+                model_maker.build(hp),
+                dataset.x_train,
+                validation_data=dataset.x_val,
+                labels=fit_labels,
+                epochs=epochs,
+            )
+            status = "ok"
+        except kt.errors.FailedTrialError:
+            found, status = {}, "diverged"
+        trained = model_maker.last_fit.epochs_trained if model_maker.last_fit else 0
+        rows.append(dict(seed=int(seed), status=status, **found, epochs=trained, capped=trained >= epochs))
+    return pd.DataFrame(rows)

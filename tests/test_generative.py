@@ -124,3 +124,20 @@ def test_aae_saves_loads_and_refuses_bad_settings(tmp_path, digits):
         build_aae(64, prior="uniform")
     with pytest.raises(ValueError, match="disc_steps"):
         build_aae(64, disc_steps=0)
+
+
+def test_kl_per_unit_sums_to_the_kl_term_and_finds_collapsed_units(digits):
+    vae = build_vae(64, latent_dim=4, units=32, seed=0, beta=1.0)
+    fit_autoencoder(vae, digits.x_train, digits.x_val, epochs=3, batch_size=32, patience=None)
+    units = evaluate.kl_per_unit(vae, digits.x_val)
+    assert units.shape == (4,) and (units >= -1e-6).all()
+    assert units.sum() == pytest.approx(evaluate.elbo(vae, digits.x_val)["kl"], rel=1e-3, abs=1e-3)
+
+
+def test_the_bce_floor_is_zero_for_binary_pixels_and_bounds_every_reconstruction(digits):
+    assert evaluate.bce_floor(np.array([[0.0, 1.0, 1.0, 0.0]])) == pytest.approx(0.0, abs=1e-5)
+    assert evaluate.bce_floor(np.full((2, 4), 0.5)) == pytest.approx(4 * np.log(2))
+    floor = evaluate.bce_floor(digits.x_val)
+    vae = build_vae(64, latent_dim=2, units=32, seed=0)
+    fit_autoencoder(vae, digits.x_train, digits.x_val, epochs=2, batch_size=32, patience=None)
+    assert 0 < floor < evaluate.elbo(vae, digits.x_val)["reconstruction"]

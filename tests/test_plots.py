@@ -131,7 +131,10 @@ def test_grouped_bars_tradeoff_denoising_histograms_and_roc():
             "status": ["ok", "ok", "stalled"],
         }
     )
-    texts = plots.plot_tradeoff(close, "sparsity", "val_mse", "l1").axes[0].texts
+    ax = plots.plot_tradeoff(close, "sparsity", "val_mse", "l1").axes[0]
+    texts = ax.texts
+    curve = [line for line in ax.lines if line.get_linestyle() == "-"]
+    assert len(curve) == 1 and max(curve[0].get_xdata()) < 1.0, "the stalled run is left off the curve"
     offsets = [t.xyann[1] for t in texts]
     assert offsets[0] != offsets[1], "labels of neighbouring points are stacked, not drawn over each other"
     assert texts[2].get_text() == "l1=0.03 (stalled)"
@@ -185,3 +188,67 @@ def test_objective_panels_tick_integer_hyperparameters_at_their_values():
     assert [t.get_text() for t in units.get_xticklabels()] == ["32", "64", "128", "256", "512"]
     assert units.get_xscale() == "log" and layers.get_xscale() == "linear"
     assert layers.get_legend().get_title().get_text() == "search"
+
+
+def test_hyperband_schedule_names_its_rounds_and_ends_bars_where_trials_stopped():
+    frame = pd.DataFrame(
+        {
+            "trial": ["00", "01", "02", "03"],
+            "status": ["COMPLETED", "COMPLETED", "FAILED", "COMPLETED"],
+            "tuner/bracket": [1, 1, 1, 0],
+            "tuner/round": [0, 0, 1, 0],
+            "tuner/initial_epoch": [0, 0, 3, 0],
+            "tuner/epochs": [3, 3, 9, 9],
+            "epochs": [3, 2, 4, 9],
+        }
+    )
+    fig = plots.plot_hyperband_schedule(frame)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["bracket 1, round 0 (2)", "bracket 1, round 1 (1)", "bracket 0, round 0 (1)"]
+    assert [int(t) for t in ax.get_xticks()] == [0, 3, 9]
+    solid = [p for p in ax.patches if p.get_alpha() and p.get_alpha() > 0.3]
+    assert sorted(p.get_x() + p.get_width() for p in solid) == [2, 3, 7, 9]  # where each trial stopped
+    cross = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(cross) == 1 and cross[0].get_xdata()[0] == 7
+
+
+def test_search_plots_switch_to_a_log_axis_when_one_trial_is_far_off():
+    frame = pd.DataFrame(
+        {
+            "trial": ["00", "01", "02", "03"],
+            "status": ["COMPLETED"] * 4,
+            "learning_rate": [1e-3, 2e-3, 3e-3, 3e-2],
+            "val_mse": [0.0122, 0.0125, 0.0130, 0.0722],
+        }
+    )
+    assert plots.plot_objective_vs_params(frame, ["learning_rate"], "val_mse").axes[0].get_yscale() == "log"
+    close = frame.assign(val_mse=[0.0122, 0.0125, 0.0130, 0.0140])
+    assert (
+        plots.plot_objective_vs_params(close, ["learning_rate"], "val_mse").axes[0].get_yscale() == "linear"
+    )
+    curve = pd.DataFrame({"epochs_consumed": [3, 6, 40], "best": [0.048, 0.02, 0.012]})
+    assert plots.plot_best_so_far({"Hyperband": curve}, "val_mse").axes[0].get_yscale() == "log"
+
+
+def test_unit_kl_draws_one_line_per_model_and_the_threshold():
+    unit_kl = pd.DataFrame([[2.0, 1.5, 0.3], [0.9, 0.05, 0.0]], index=pd.Index([0.1, 4.0], name="beta"))
+    ax = plots.plot_unit_kl(unit_kl).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["beta=0.1", "beta=4", "0.1 nats"]
+    assert [int(t) for t in ax.get_xticks()] == [1, 2, 3]
+
+
+def test_failed_trials_sit_above_the_axes_not_on_a_value():
+    frame = pd.DataFrame(
+        {
+            "trial": ["00", "01", "02"],
+            "status": ["COMPLETED", "COMPLETED", "FAILED"],
+            "learning_rate": [1e-3, 2e-3, 3.0],
+            "val_mse": [0.0122, 0.0125, np.nan],
+        }
+    )
+    ax = plots.plot_objective_vs_params(frame, ["learning_rate"], "val_mse").axes[0]
+    (cross,) = [line for line in ax.lines if line.get_marker() == "x"]
+    assert cross.get_ydata()[0] > 1 and not cross.get_clip_on()
+    assert ax.get_ylim()[1] < 0.02, "the failed trial does not stretch the value axis"

@@ -100,3 +100,19 @@ def test_runs_far_behind_the_best_of_their_seed_and_code_size_are_marked_poor():
     # A smaller code is a trade-off, not a failure: different code sizes are not compared.
     assert list(sweeps.mark_poor(frame, [32, 2, 8, 8, 8])) == ["ok", "ok", "stalled", "ok", "ok"]
     assert sweeps.STATUSES.keys() == {"ok", "poor", "stalled", "diverged"}
+
+
+def test_status_counts_and_mean_span_summarize_over_seeds():
+    frame = pd.DataFrame(
+        {
+            "lr": [0.1, 0.1, 0.1, 1.0, 1.0, 1.0],
+            "opt": ["adam"] * 6,
+            "seed": [0, 1, 2] * 2,
+            "status": ["ok", "ok", "ok", "poor", "poor", "diverged"],
+            "val_mse": [0.01, 0.012, 0.011, 0.05, 0.06, float("nan")],
+        }
+    )
+    table = seeds.status_counts(frame, "lr", "opt")
+    assert table.loc[0.1, "adam"] == "ok 3" and table.loc[1.0, "adam"] == "poor 2, diverged 1"
+    assert seeds.status_counts(frame, "lr").loc[1.0, "status"] == "poor 2, diverged 1"
+    assert seeds.mean_span(frame, "lr") == pytest.approx(0.055 - 0.011)

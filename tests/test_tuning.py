@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras_tuner as kt
 import numpy as np
+import pandas as pd
 import pytest
 
 from lab import config, data, tuning
@@ -247,3 +248,17 @@ def test_trial_records_are_beside_keras_tuner_state(ds, tmp_path):
     assert len(frame) == 1  # the grid had one point
     record = json.loads(Path(tmp_path, "p", "trial_0", "lab_fit.json").read_text())
     assert record["epochs_trained"] == 2 and len(record["history"]["val_loss"]) == 2
+
+
+def test_retraining_one_setting_over_seeds_gives_one_row_per_seed(ds):
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("learning_rate",), patience=None, seed=0)
+    row = {"trial": "00", "learning_rate": 3e-3, "val_mse": 0.1}
+    values = tuning.hyperparameter_values(pd.Series(row), hm)
+    assert values == {"learning_rate": 3e-3}
+    again = tuning.retrain_over_seeds(hm, values, ds, [0, 1, 0], epochs=2)
+    assert list(again["seed"]) == [0, 1, 0] and (again["status"] == "ok").all()
+    assert again["capped"].all() and (again["epochs"] == 2).all()
+    # The seed sets the weights and batch order: the same seed repeats, another differs.
+    assert again["val_mse"][0] == pytest.approx(again["val_mse"][2], rel=1e-5)
+    assert again["val_mse"][0] != again["val_mse"][1]
+    assert hm.seed == 0, "the hypermodel passed in is left as it was"
