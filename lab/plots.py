@@ -739,7 +739,10 @@ def _log_y_if_wide(ax, values, factor: float = 3.0) -> None:
     v = v[np.isfinite(v)]
     if len(v) > 1 and (v > 0).all() and v.max() / v.min() > factor:
         ax.set_yscale("log")
-        ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        # Ticks at 1, 1.2, 1.5, 2, 3, 5 and 7 times each power of ten: a range within one decade still
+        # gets labelled ticks (the default puts them at powers of ten only).
+        ax.yaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=(1.0, 1.2, 1.5, 2.0, 3.0, 5.0, 7.0)))
+        ax.yaxis.set_minor_locator(mpl.ticker.NullLocator())
         ax.yaxis.set_major_formatter(mpl.ticker.FormatStrFormatter("%.3g"))
 
 

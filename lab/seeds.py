@@ -134,7 +134,8 @@ def verdict(
             if rest.empty:
                 parts.append(head)
             elif overlap.empty:
-                parts.append(head + ": better than every other setting on every seed")
+                others = "the other setting" if len(rest) == 1 else "every other setting"
+                parts.append(head + f": better than {others} on every seed")
             else:
                 names = ", ".join(label[k] for k in overlap.index)
                 parts.append(head + f"; within noise of it: {names}")

@@ -229,7 +229,8 @@ def make_tuner(
         overwrite: start afresh, deleting an earlier search there. The default, False,
             resumes an earlier search of the same name.
         seed: seeds the tuner's own sampling: the same seed draws the same trials. (KerasTuner
-            takes a seed of 0 for "no seed" and draws one at random, so the oracle gets `seed + 1`.)
+            takes a seed of 0 for "no seed", and steps its seed by one for every value it draws,
+            so nearby seeds would repeat each other's trials; the oracle gets `1000 * seed + 1`.)
         max_consecutive_failed_trials: stop the search after this many failures in a row.
     """
     if kind not in _CLASSES:
@@ -239,7 +240,7 @@ def make_tuner(
     common = dict(
         hypermodel=hypermodel,
         objective=make_objective(objective),
-        seed=seed + 1,
+        seed=1000 * seed + 1,
         directory=str(directory),
         project_name=project_name,
         overwrite=overwrite,

@@ -38,7 +38,9 @@ def test_spread_summarizes_only_finished_runs():
 
 def test_a_winner_is_named_only_when_the_ranges_do_not_overlap():
     clear = seeds.verdict(_frame({"a": [1.0, 1.1, 1.2], "b": [2.0, 2.1, 2.2]}), "act")
-    assert "act=a" in clear and "better than every other setting on every seed" in clear
+    assert "act=a" in clear and "better than the other setting on every seed" in clear
+    three = seeds.verdict(_frame({"a": [1.0, 1.1], "b": [2.0, 2.1], "c": [3.0, 3.1]}), "act")
+    assert "better than every other setting on every seed" in three
     assert "within noise" not in clear
     close = seeds.verdict(_frame({"a": [1.0, 1.5, 2.0], "b": [1.4, 2.5, 2.6]}), "act")
     assert "within noise of it: act=b" in close and "every seed" not in close

@@ -125,11 +125,14 @@ def test_the_same_seed_draws_the_same_trials(seed, tmp_path):
 
     def draws(name: str, seed: int) -> list[dict]:
         tuner = tuning.make_tuner(
-            "random", hm, max_trials=3, directory=tmp_path, project_name=name, seed=seed
+            "random", hm, max_trials=6, directory=tmp_path, project_name=name, seed=seed
         )
-        return [tuner.oracle.create_trial(f"t{i}").hyperparameters.values for i in range(3)]
+        return [tuner.oracle.create_trial(f"t{i}").hyperparameters.values for i in range(6)]
 
     assert draws("a", seed) == draws("b", seed) != draws("c", seed + 1)
+    # Nearby seeds share no trial (KerasTuner alone steps its seed by one per value drawn).
+    later = draws("d", seed + 2)
+    assert not [values for values in draws("e", seed) if values in later]
 
 
 def test_trials_skip_the_full_garbage_collection_unless_asked(ds, tmp_path, monkeypatch):
