@@ -546,3 +546,49 @@ def retrain_over_seeds(
         trained = model_maker.last_fit.epochs_trained if model_maker.last_fit else 0
         rows.append(dict(seed=int(seed), status=status, **found, epochs=trained, capped=trained >= epochs))
     return pd.DataFrame(rows)
+
+
+def capped(frame: pd.DataFrame, epochs: int) -> pd.Series:
+    """True for each finished trial that used every one of `epochs` (counting the epochs a
+    Hyperband trial continued from): early stopping never fired, so it was still
+    improving when the cap cut it, and its rank partly measures how fast it learns."""
+    start = frame["tuner/initial_epoch"].fillna(0) if "tuner/initial_epoch" in frame else 0
+    return (frame["status"] == "COMPLETED") & (start + frame["epochs"] >= epochs)
+
+
+def best_over_seeds(
+    frame: pd.DataFrame,
+    hypermodel,
+    dataset: Dataset,
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    objective: str = "val_mse",
+) -> pd.DataFrame:
+    """The best trial's setting on every seed (see `retrain_over_seeds`).
+
+    A trial that trained from scratch for `epochs` on the hypermodel's own seed (any
+    trial of a grid, random or Bayesian search, or a Hyperband trial of the full budget
+    that continued nothing) is already that seed's run, so it is used as it is; a
+    Hyperband trial that continued an earlier one is retrained on every seed.
+    """
+    best = best_trial(frame, objective)
+    start = best.get("tuner/initial_epoch", 0)
+    budget = best.get("tuner/epochs", epochs)
+    own = (
+        (pd.isna(start) or start == 0) and (pd.isna(budget) or budget == epochs) and hypermodel.seed in seeds
+    )
+    rest = [s for s in seeds if not (own and s == hypermodel.seed)]
+    rows = retrain_over_seeds(
+        hypermodel, hyperparameter_values(best, hypermodel), dataset, rest, epochs=epochs
+    )
+    if own:
+        first = {
+            "seed": hypermodel.seed,
+            "status": "ok",
+            objective: best[objective],
+            "epochs": int(best["epochs"]),
+            "capped": bool(best["epochs"] >= epochs),
+        }
+        rows = pd.concat([pd.DataFrame([first]), rows], ignore_index=True)
+    return rows

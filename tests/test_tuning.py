@@ -265,3 +265,16 @@ def test_retraining_one_setting_over_seeds_gives_one_row_per_seed(ds):
     assert again["val_mse"][0] == pytest.approx(again["val_mse"][2], rel=1e-5)
     assert again["val_mse"][0] != again["val_mse"][1]
     assert hm.seed == 0, "the hypermodel passed in is left as it was"
+
+
+def test_the_best_trial_over_seeds_reuses_a_trial_that_trained_from_scratch(ds, tmp_path):
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("learning_rate",), patience=None, seed=0)
+    tuner = tuning.make_tuner("random", hm, max_trials=2, directory=tmp_path, project_name="r", seed=0)
+    frame = tuning.search(tuner, ds, epochs=2, labels=False)
+    rows = tuning.best_over_seeds(frame, hm, ds, [0, 1], epochs=2)
+    best = tuning.best_trial(frame, "val_mse")
+    assert list(rows["seed"]) == [0, 1] and rows["val_mse"][0] == best["val_mse"]
+    # The reused row is what training that setting on seed 0 gives.
+    again = tuning.retrain_over_seeds(hm, tuning.hyperparameter_values(best, hm), ds, [0], epochs=2)
+    assert again["val_mse"][0] == pytest.approx(best["val_mse"], rel=1e-5)
+    assert tuning.capped(frame, 2).all() and not tuning.capped(frame, 3).any()
