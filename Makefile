@@ -66,6 +66,7 @@ bench: setup-dev
 	$(BIN)/python benchmarks/training_speed.py
 	$(BIN)/python benchmarks/panel_browser.py
 	$(BIN)/python benchmarks/tuning_overhead.py
+	$(BIN)/python benchmarks/acquisition.py
 	$(BIN)/python benchmarks/notebook_times.py --preset $(PRESET)
 
 clean:

@@ -68,10 +68,10 @@ class RunConfig:
     hyperband_factor: int = 4
     # Notebook 08, the three searches side by side: each trial's epoch budget (Hyperband's
     # largest), shorter than the other searches' so that three searches fit in one notebook.
-    race_epochs: int = 30
+    race_epochs: int = 24
     # Notebook 07: trials of the one-hyperparameter (learning-rate) slice, and of the VAE's search.
     slice_trials: int = 6
-    vae_search_trials: int = 8
+    vae_search_trials: int = 6
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR

@@ -178,8 +178,95 @@ class RandomSearch(_LabTrials, kt.RandomSearch):
     pass
 
 
+class BatchAcquisitionOracle(kt.oracles.BayesianOptimizationOracle):
+    """KerasTuner's Bayesian oracle, with the acquisition minimized from a scored batch.
+
+    The surrogate (a Gaussian process) and the acquisition (the lower confidence bound
+    `mean - beta * std` of the objective to minimize) are KerasTuner's own. KerasTuner
+    minimizes that bound with L-BFGS-B from 50 random starting points and numerical
+    gradients: about 4,000 one-point predictions of the process, 2 to 4 s a trial on 2
+    cores, longer than training a trial of the book's searches. This oracle scores
+    `candidates` random points in one prediction and refines the best `restarts` of
+    them with L-BFGS-B, keeping the lowest bound found (`benchmarks/acquisition.py`
+    compares the two on the same fitted processes: time and bound reached).
+    """
+
+    candidates = 2000
+    restarts = 3
+
+    def populate_space(self, trial_id):
+        completed = [t for t in self.trials.values() if t.status == "COMPLETED"]
+        initial = self.num_initial_points or max(3 * len(self.hyperparameters.space), 3)
+        if len(completed) < initial:
+            return self._random_populate_space()
+        x, y = self._vectorize_trials()
+        x = np.nan_to_num(x, posinf=0, neginf=0)
+        y = np.nan_to_num(y, posinf=0, neginf=0)
+        self.gpr.fit(x, y)
+        best_x = minimize_bound(
+            self.gpr,
+            self._get_hp_bounds(),
+            self.beta,
+            self._random_state,
+            candidates=self.candidates,
+            restarts=self.restarts,
+        )
+        return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": self._vector_to_values(best_x)}
+
+
+def minimize_bound(
+    gpr,
+    bounds: np.ndarray,
+    beta: float,
+    rng: np.random.RandomState,
+    *,
+    candidates: int = 2000,
+    restarts: int = 3,
+) -> np.ndarray:
+    """The point within `bounds` where `mean - beta * std` of the fitted `gpr` is lowest (see above)."""
+    import scipy.optimize
+
+    def bound(points):
+        mean, std = gpr.predict(np.atleast_2d(points), return_std=True)
+        return mean - beta * std
+
+    pool = rng.uniform(bounds[:, 0], bounds[:, 1], size=(candidates, bounds.shape[0]))
+    scores = bound(pool)
+    best, best_value = pool[np.argmin(scores)], float(scores.min())
+    for start in pool[np.argsort(scores)[:restarts]]:
+        result = scipy.optimize.minimize(
+            lambda v: float(bound(v)[0]), x0=start, bounds=bounds, method="L-BFGS-B"
+        )
+        if float(np.ravel(result.fun)[0]) < best_value:
+            best, best_value = result.x, float(np.ravel(result.fun)[0])
+    return best
+
+
 class BayesianOptimization(_LabTrials, kt.BayesianOptimization):
-    pass
+    """KerasTuner's Bayesian search with the lab's faster acquisition (`BatchAcquisitionOracle`)."""
+
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_trials=10,
+        num_initial_points=None,
+        alpha=1e-4,
+        beta=2.6,
+        seed=None,
+        max_consecutive_failed_trials=3,
+        **kwargs,
+    ):
+        oracle = BatchAcquisitionOracle(
+            objective=objective,
+            max_trials=max_trials,
+            num_initial_points=num_initial_points,
+            alpha=alpha,
+            beta=beta,
+            seed=seed,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
 
 class Hyperband(_LabTrials, kt.Hyperband):

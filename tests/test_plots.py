@@ -70,7 +70,9 @@ def test_save_fig_writes_a_png_with_a_stable_name(tmp_path, images):
 
 
 def test_save_fig_uses_the_folder_set_by_setup(tmp_path, images, monkeypatch):
-    monkeypatch.setattr(plots, "_figures_dir", plots._figures_dir)
+    from lab.plots import _base
+
+    monkeypatch.setattr(_base, "_figures_dir", _base._figures_dir)
     plots.set_figures_dir(tmp_path / "figs")
     path = plots.save_fig(plots.plot_reconstructions(images, images, (8, 8), n=2), "00_x")
     assert path.parent == tmp_path / "figs" and path.exists()
@@ -118,7 +120,7 @@ def test_heatmap_over_seeds_shows_the_mean_and_the_range():
     assert "0.0125\n± 0.0025" in texts and "diverged 2" in texts
 
 
-def test_grouped_bars_tradeoff_denoising_histograms_and_roc():
+def test_grouped_bars_tradeoff_histograms_and_roc():
     few = pd.DataFrame({"n": [10, 10, 50, 50], "method": ["a", "b"] * 2, "acc": [0.5, 0.6, 0.8, 0.9]})
     assert len(plots.plot_grouped_bars(few, "n", "method", "acc").axes[0].patches) == 4
     trade = pd.DataFrame({"l1": [0.0, 0.01], "sparsity": [0.4, 0.9], "val_mse": [0.01, 0.03]})
@@ -138,15 +140,6 @@ def test_grouped_bars_tradeoff_denoising_histograms_and_roc():
     offsets = [t.xyann[1] for t in texts]
     assert offsets[0] != offsets[1], "labels of neighbouring points are stacked, not drawn over each other"
     assert texts[2].get_text() == "l1=0.03 (stalled)"
-    table = pd.DataFrame(
-        {
-            "trained_with": [0.0, 0.0, 0.3, 0.3],
-            "test_noise": [0.0, 0.3] * 2,
-            "denoised_mse": [0.01, 0.04, 0.02, 0.02],
-            "noisy_mse": [0.0, 0.05] * 2,
-        }
-    )
-    assert len(plots.plot_denoising(table).axes[0].lines) == 3
     scores = np.array([0.1, 0.2, 0.8, 0.9])
     flags = np.array([False, False, True, True])
     assert plots.plot_score_histograms(scores, flags, 0.5).axes[0].lines
@@ -256,3 +249,50 @@ def test_failed_trials_sit_above_the_axes_not_on_a_value():
     (cross,) = [line for line in ax.lines if line.get_marker() == "x"]
     assert cross.get_ydata()[0] > 1 and not cross.get_clip_on()
     assert ax.get_ylim()[1] < 0.02, "the failed trial does not stretch the value axis"
+
+
+def test_comparison_figures_over_seeds_draw_the_mean_the_range_and_each_seed():
+    few = pd.DataFrame(
+        {
+            "n": [10, 10, 10, 10],
+            "method": ["a", "b", "a", "b"],
+            "acc": [0.5, 0.6, 0.7, 0.9],
+            "seed": [0, 0, 1, 1],
+        }
+    )
+    ax = plots.plot_grouped_bars(few, "n", "method", "acc").axes[0]
+    assert [round(p.get_height(), 3) for p in ax.patches] == [0.6, 0.75], "bars are the means over seeds"
+    assert sum(len(line.get_ydata()) for line in ax.lines if line.get_marker() == ".") == 4, (
+        "one dot per seed"
+    )
+    assert "2 seeds" in ax.get_title()
+
+    trade = pd.DataFrame(
+        {
+            "l1": [0.0, 0.0, 0.03, 0.03],
+            "sparsity": [0.4, 0.5, 0.95, 1.0],
+            "val_mse": [0.010, 0.012, 0.030, 0.070],
+            "status": ["ok", "ok", "ok", "stalled"],
+            "seed": [0, 1, 0, 1],
+        }
+    )
+    ax = plots.plot_tradeoff(trade, "sparsity", "val_mse", "l1").axes[0]
+    curve = next(line for line in ax.lines if line.get_linestyle() == "-")
+    assert np.allclose(curve.get_ydata(), [0.011, 0.030]), "the curve joins the means of the finished seeds"
+    assert [t.get_text() for t in ax.texts] == ["l1=0", "l1=0.03 (stalled 1 of 2)"]
+
+    gains = pd.DataFrame(
+        {
+            "noise_std": [0.0, 0.0, 0.3, 0.3],
+            "seed": [0, 1, 0, 1],
+            "gain_at_0.1": [-1.0, -0.8, -0.5, -0.7],
+            "gain_at_0.5": [0.2, 0.4, 0.6, 0.7],
+        }
+    )
+    ax = plots.plot_denoising_gain(gains, [0.1, 0.5]).axes[0]
+    lines = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(lines) == 2 and np.allclose(lines[0].get_ydata(), [-0.9, 0.3])
+    assert len(ax.collections) == 2, "one band per training noise level"
+    assert any(line.get_ydata()[0] == 0 for line in ax.lines if line.get_linestyle() == "--"), (
+        "zero: doing nothing"
+    )

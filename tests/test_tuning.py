@@ -162,6 +162,36 @@ def test_a_bayesian_search_starts_with_a_third_of_its_trials_at_random(tmp_path)
     assert tuner.oracle.num_initial_points == 5
 
 
+def test_the_acquisition_step_finds_a_bound_no_random_point_beats():
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import Matern
+
+    rng = np.random.RandomState(0)
+    x = rng.uniform(size=(8, 3))
+    gpr = GaussianProcessRegressor(Matern(nu=2.5), normalize_y=True, alpha=1e-4, random_state=0)
+    gpr.fit(x, ((x - 0.4) ** 2).sum(axis=1))
+    bounds = np.array([[0.0, 1.0]] * 3)
+    best = tuning.minimize_bound(gpr, bounds, 2.6, np.random.RandomState(1), candidates=200, restarts=2)
+    assert best.shape == (3,) and (best >= 0).all() and (best <= 1).all()
+
+    def bound(points):
+        mean, std = gpr.predict(np.atleast_2d(points), return_std=True)
+        return mean - 2.6 * std
+
+    assert bound(best)[0] <= bound(np.random.RandomState(2).uniform(size=(5000, 3))).min() + 1e-9
+
+
+def test_a_bayesian_search_proposes_its_later_trials_with_the_batch_acquisition(ds, tmp_path, monkeypatch):
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("learning_rate", "dropout"), patience=None)
+    tuner = tuning.make_tuner("bayesian", hm, max_trials=4, num_initial_points=2, directory=tmp_path)
+    assert isinstance(tuner.oracle, tuning.BatchAcquisitionOracle)
+    calls = []
+    real = tuning.minimize_bound
+    monkeypatch.setattr(tuning, "minimize_bound", lambda *a, **k: calls.append(1) or real(*a, **k))
+    frame = tuning.search(tuner, ds, epochs=1, labels=False)
+    assert len(frame) == 4 and len(calls) == 2  # the two trials after the two random ones
+
+
 def test_a_diverging_trial_is_failed_and_the_search_goes_on(ds, tmp_path):
     hm = DenseAutoencoderHyperModel(
         ds.n_features,

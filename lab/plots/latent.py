@@ -1,0 +1,137 @@
+"""Codes: 2-D and UMAP views, codes against a prior, per-unit KL, the rate-distortion plane."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def plot_latent_2d(
+    z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    title: str = "latent space",
+    axis_labels: tuple[str, str] = ("z[0]", "z[1]"),
+) -> Figure:
+    """A scatter of 2-D codes coloured by class label."""
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"plot_latent_2d needs codes of shape (n, 2), got {z.shape}; use plot_latent_umap")
+    fig = Figure(figsize=(5.5, 4.6), layout="constrained")
+    ax = fig.subplots()
+    scatter = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=8, alpha=0.8, vmin=-0.5, vmax=9.5)
+    fig.colorbar(scatter, ax=ax, ticks=range(10), label="label")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(title)
+    return fig
+
+
+def umap_embedding(z: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """Project codes to 2-D with UMAP (imported lazily: it is slow to import)."""
+    import warnings
+
+    import umap
+
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed)
+    with warnings.catch_warnings():
+        # A fixed random_state makes UMAP single-threaded, on purpose: the view is reproducible.
+        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+        return reducer.fit_transform(z)
+
+
+def plot_latent_umap(z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None) -> Figure:
+    """A 2-D UMAP view of higher-dimensional codes, coloured by class label."""
+    embedding = umap_embedding(z, seed=seed)
+    return plot_latent_2d(
+        embedding,
+        labels,
+        title=title or f"UMAP of the {z.shape[1]}-D latent space",
+        axis_labels=("UMAP 1", "UMAP 2"),
+    )
+
+
+def plot_codes_and_prior(
+    codes: np.ndarray, labels: np.ndarray, prior: np.ndarray, *, title: str = ""
+) -> Figure:
+    """2-D codes coloured by label (left) beside samples of the prior they should match (right)."""
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    ax_codes, ax_prior = fig.subplots(1, 2, sharex=True, sharey=True)
+    scatter = ax_codes.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
+    fig.colorbar(scatter, ax=ax_codes, ticks=range(10), label="label")
+    ax_codes.set_title(f"codes {title}".strip())
+    ax_prior.scatter(prior[:, 0], prior[:, 1], s=6, color="grey")
+    ax_prior.set_title("samples of the prior")
+    for ax in (ax_codes, ax_prior):
+        ax.set_xlabel("z[0]")
+    ax_codes.set_ylabel("z[1]")
+    return fig
+
+
+def plot_rate_distortion(frame: pd.DataFrame, *, color: str = "beta") -> Figure:
+    """VAE trials on the rate-distortion plane: KL (rate) against reconstruction (distortion).
+
+    The negative ELBO is their sum, so the dotted diagonals join trials of equal
+    negative ELBO; the best trial, on the lowest diagonal, is starred. Points are
+    coloured by `color` (log scale when it spans more than a factor of 20).
+    """
+    done = frame[frame["status"] == "COMPLETED"].dropna(subset=["val_kl", "val_reconstruction"])
+    if done.empty:
+        raise ValueError("No completed VAE trial to draw: run (or resume) the search first.")
+    fig = Figure(figsize=(6.0, 4.2), layout="constrained")
+    ax = fig.subplots()
+    values = done[color].astype(float)
+    norm = (
+        mpl.colors.LogNorm(values.min(), values.max())
+        if (values > 0).all() and values.max() / values.min() > 20
+        else mpl.colors.Normalize(values.min(), values.max())
+    )
+    points = ax.scatter(done["val_kl"], done["val_reconstruction"], c=values, cmap="viridis", norm=norm, s=36)
+    fig.colorbar(points, ax=ax, label=color)
+    best = done.loc[(done["val_kl"] + done["val_reconstruction"]).idxmin()]
+    ax.plot(
+        best["val_kl"], best["val_reconstruction"], "*", color="C3", markersize=15, label="best negative ELBO"
+    )
+    x_lo, x_hi = ax.get_xlim()
+    y_lo, y_hi = ax.get_ylim()
+    totals = done["val_kl"] + done["val_reconstruction"]
+    for i, level in enumerate(np.linspace(totals.min(), totals.max(), 4)):
+        label = "equal negative ELBO" if i == 0 else None
+        ax.plot([x_lo, x_hi], [level - x_lo, level - x_hi], ":", color="0.5", linewidth=0.8, label=label)
+        x_end = min(x_hi, level - y_lo)  # where the diagonal leaves the axes, to label it there
+        ax.annotate(f"{level:.1f}", (x_end, level - x_end), fontsize=7, color="0.4", ha="right", va="bottom")
+    ax.set_xlim(x_lo, x_hi)
+    ax.set_ylim(y_lo, y_hi)
+    ax.set_xlabel("rate: KL divergence (nats per image)")
+    ax.set_ylabel("distortion: reconstruction (nats per image)")
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def plot_unit_kl(unit_kl: pd.DataFrame, *, threshold: float = 0.1) -> Figure:
+    """The KL each latent unit carries, largest first: one line per row (such as each beta).
+
+    Args:
+        unit_kl: one row per model (its index names it, e.g. beta), one column per unit
+            rank, each row sorted from the largest KL to the smallest.
+        threshold: drawn as a dotted line; units below it carry next to nothing.
+    """
+    fig = Figure(figsize=(6.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    ranks = np.arange(1, unit_kl.shape[1] + 1)
+    name = unit_kl.index.name or "model"
+    for i, (key, row) in enumerate(unit_kl.iterrows()):
+        ax.plot(
+            ranks,
+            row.to_numpy(float),
+            "o-",
+            color=f"C{i}",
+            label=f"{name}={key:g}" if isinstance(key, float) else f"{name}={key}",
+        )
+    ax.axhline(threshold, color="0.4", linestyle=":", label=f"{threshold:g} nats")
+    ax.set_xticks(ranks)
+    ax.set_xlabel("latent unit, ranked by the KL it carries")
+    ax.set_ylabel("KL of the unit (nats)")
+    ax.legend(fontsize=8)
+    return fig
