@@ -168,3 +168,25 @@ def preset(name: str = "workshop", **overrides: object) -> RunConfig:
         if key in settings:
             settings[key] = Path(settings[key])
     return RunConfig(preset=name, **settings)
+
+
+def flag(value: object, name: str) -> bool:
+    """`value` if it is exactly True or False; otherwise a ValueError that says what to pass.
+
+    A flag that deletes or redoes work (`OVERWRITE`, `RECOMPUTE`) must not read a string
+    such as "false", which is what `papermill -p OVERWRITE false` passes and which Python
+    takes as true, or a 0 or 1 typed by mistake.
+    """
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    hint = ""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        hint = (
+            " From papermill's command line, write it with a capital letter:"
+            f" -p {name.upper()} {value.strip().capitalize()}."
+        )
+    raise ValueError(
+        f"{name} must be True or False, got {value!r} ({type(value).__name__}); nothing was changed.{hint}"
+    )

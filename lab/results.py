@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from lab import seeds as seeds_mod
-from lab.config import ROOT, RunConfig, preset
+from lab.config import ROOT, RunConfig, flag, preset
 
 RESULTS_DIR = ROOT / "results"
 # Measures that stay floats even when every value happens to be whole.
@@ -264,6 +264,7 @@ def load(
         folder: where committed tables live.
         log: called with a line saying where the table came from.
     """
+    recompute = flag(recompute, "recompute")
     study = get(name)
     local = Path(cfg.runs_dir) / "results"
     if not recompute:

@@ -36,6 +36,7 @@ from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import tuner_utils
 from sklearn.exceptions import ConvergenceWarning
 
+from lab import config
 from lab._backend import keras
 from lab.data import Dataset
 from lab.hypermodels import OBJECTIVES
@@ -320,6 +321,7 @@ def make_tuner(
             so nearby seeds would repeat each other's trials; the oracle gets `1000 * seed + 1`.)
         max_consecutive_failed_trials: stop the search after this many failures in a row.
     """
+    overwrite = config.flag(overwrite, "overwrite")  # before anything on disk is touched
     if kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
     if seed < 0:

@@ -75,6 +75,15 @@ def test_load_computes_and_keeps_a_missing_table_under_runs(cfg, tmp_path, monke
     pd.testing.assert_frame_equal(first, again)
 
 
+@pytest.mark.parametrize("bad", ["false", "True", 1, None])
+def test_recompute_that_is_not_exactly_a_bool_is_refused_before_any_run(cfg, tmp_path, monkeypatch, bad):
+    calls = []
+    monkeypatch.setitem(results.STUDIES, "tiny", _tiny_study(calls))
+    with pytest.raises(ValueError, match="recompute must be True or False"):
+        results.load("tiny", cfg, folder=tmp_path / "none", recompute=bad, log=None)
+    assert calls == [] and not cfg.runs_dir.exists()
+
+
 def test_the_command_lists_studies_and_refuses_unknown_ones(capsys):
     assert results.main(["--list"]) == 0
     assert "02_sweeps" in capsys.readouterr().out

@@ -308,3 +308,21 @@ def test_the_best_trial_over_seeds_reuses_a_trial_that_trained_from_scratch(ds, 
     again = tuning.retrain_over_seeds(hm, tuning.hyperparameter_values(best, hm), ds, [0], epochs=2)
     assert again["val_mse"][0] == pytest.approx(best["val_mse"], rel=1e-5)
     assert tuning.capped(frame, 2).all() and not tuning.capped(frame, 3).any()
+
+
+@pytest.mark.parametrize("bad", ["false", "False", "True", "no", "", 0, 1, None, 0.0, [False]])
+def test_overwrite_that_is_not_exactly_a_bool_is_refused_and_nothing_is_deleted(ds, tmp_path, bad):
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("learning_rate",), patience=None)
+    tuning.search(
+        tuning.make_tuner("random", hm, max_trials=1, directory=tmp_path, project_name="p"), ds, epochs=1
+    )
+    before = sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match=r"overwrite must be True or False, got .*nothing was changed"):
+        tuning.make_tuner("random", hm, max_trials=1, directory=tmp_path, project_name="p", overwrite=bad)
+    assert sorted((p.relative_to(tmp_path), p.stat().st_mtime_ns) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_flag_from_the_command_line_is_told_how_to_write_it():
+    with pytest.raises(ValueError, match=r"-p OVERWRITE False"):
+        config.flag("false", "OVERWRITE")
+    assert config.flag(np.bool_(True), "x") is True and config.flag(False, "x") is False
