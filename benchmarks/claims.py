@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             print("| notebook | claim | held on | checked in |\n|---|---|---|---|")
             for _, row in table[table["kind"] == "claim"].iterrows():
                 print(
-                    f"| {row['notebook']} | {row['text']} | {row['held']} of {row['n']} seeds "
+                    f"| {row['notebook']} | {row['text']} | {int(row['held'])} of {int(row['n'])} seeds "
                     f"| {row['checked_in']} |"
                 )
         else:
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(claims_rows)} claims, {len(new) - len(claims_rows)} numbers -> {csv_path}")
     for _, row in claims_rows.iterrows():
         print(
-            f"  {row['notebook']} {row['name']}: held on {row['held']} of {row['n']} seeds "
+            f"  {row['notebook']} {row['name']}: held on {int(row['held'])} of {int(row['n'])} seeds "
             f"({row['checked_in']})"
         )
     for _, row in new[new["kind"] == "number"].iterrows():

@@ -179,6 +179,17 @@ def test_the_acquisition_step_finds_a_bound_no_random_point_beats():
         return mean - 2.6 * std
 
     assert bound(best)[0] <= bound(np.random.RandomState(2).uniform(size=(5000, 3))).min() + 1e-9
+    away = tuning.minimize_bound(
+        gpr,
+        bounds,
+        2.6,
+        np.random.RandomState(1),
+        candidates=200,
+        restarts=2,
+        avoid=best[None, :],
+        min_distance=0.2,
+    )
+    assert np.linalg.norm(away - best) >= 0.2, "a point beside a trial already run is left out"
 
 
 def test_a_bayesian_search_proposes_its_later_trials_with_the_batch_acquisition(ds, tmp_path, monkeypatch):
