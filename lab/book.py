@@ -96,6 +96,22 @@ def environment_problems(table: pd.DataFrame) -> list[str]:
     return problems
 
 
+def _kernel_config():
+    """The kernel talks to papermill over local sockets (IPC), not TCP on the loopback.
+
+    ipykernel warns on every notebook that a TCP kernel runs "without encryption"; a
+    kernel that only this process reaches needs no port at all, and IPC sockets (files
+    beside the kernel's connection file, removed at shutdown) do not raise the warning.
+    Windows has no IPC transport, so it keeps TCP there.
+    """
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc"}}) if sys.platform != "win32" else Config()
+
+
+KERNEL_CONFIG = _kernel_config()
+
+
 def run_notebook(
     path: Path,
     *,
@@ -141,6 +157,7 @@ def run_notebook(
         cwd=str(Path(path).parent),
         progress_bar=False,
         execution_timeout=cell_timeout,
+        config=KERNEL_CONFIG,
     )
     seconds = time.perf_counter() - start
     sign_notebook(executed)
