@@ -66,7 +66,8 @@ def fit_autoencoder(
             `initial_epoch`, the run trains epochs `initial_epoch + 1` to `epochs`.
         initial_epoch: the epochs already trained, when continuing a model
             (Hyperband does); epoch numbers and schedules continue from it.
-        batch_size: examples per gradient step.
+        batch_size: examples per gradient step; one larger than the training data
+            trains one full batch per epoch.
         patience: stop after this many epochs without a lower validation loss;
             None trains for all `epochs`.
         restore_best: put back the weights of the best validation epoch.
@@ -87,6 +88,16 @@ def fit_autoencoder(
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if patience is not None and patience < 1:
+        raise ValueError(
+            f"patience must be at least 1 (epochs without improvement before stopping), got {patience}; "
+            "use patience=None to train every epoch"
+        )
+    if len(x_train) == 0:
+        raise ValueError("x_train is empty: there is nothing to train on")
+    # A batch larger than the data is one full-batch step per epoch; clamping also keeps
+    # the loop's int32 batch bounds from overflowing for absurd sizes (2**31 and up).
+    batch_size = min(int(batch_size), len(x_train))
     if not 0 <= initial_epoch < epochs:
         raise ValueError(f"initial_epoch must be in [0, epochs), got {initial_epoch} with epochs={epochs}")
     if getattr(model, "optimizer", None) is None:

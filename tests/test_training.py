@@ -91,6 +91,22 @@ def test_uncompiled_model_and_bad_budget_are_explained(tiny_images):
         fit_autoencoder(_model(), tiny_images, epochs=0)
 
 
+@pytest.mark.parametrize("patience", [0, -1, -10])
+def test_a_patience_below_one_is_refused_in_words(tiny_images, patience):
+    with pytest.raises(ValueError, match=r"patience must be at least 1 .* use patience=None"):
+        fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=2, patience=patience)
+    with pytest.raises(ValueError, match="x_train is empty"):
+        fit_autoencoder(_model(), tiny_images[:0], tiny_images[:16], epochs=2)
+
+
+@pytest.mark.parametrize("batch_size", [10_000, 2**31, 2**40])
+def test_a_batch_larger_than_the_data_is_one_full_batch_not_an_empty_epoch(tiny_images, batch_size):
+    full = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=3, batch_size=len(tiny_images))
+    huge = fit_autoencoder(_model(), tiny_images, tiny_images[:16], epochs=3, batch_size=batch_size)
+    assert huge.history["loss"] == pytest.approx(full.history["loss"]) and min(huge.history["loss"]) > 0
+    assert huge.history["loss"][-1] < huge.history["loss"][0], "the model trained"
+
+
 def test_keras_fit_comparison_reports_the_same_fields(tiny_images):
     result = fit_with_keras(_model(), tiny_images, tiny_images[:16], epochs=2, batch_size=32)
     assert result.epochs_trained == 2 and len(result.history["val_loss"]) == 2
