@@ -367,10 +367,7 @@ def run_beta_entry(
     the validation split (estimated with the training seed) and the epochs it trained.
     """
     if experiment == "reference":
-        run = sweeps.train_vae(dataset, cfg)
-        terms = evaluate.elbo(run.model, dataset.x_val, seed=cfg.seed)
-        finite = bool(np.isfinite(terms["neg_elbo"]))
-        return dict(**terms, epochs=run.result.epochs_trained, status="ok" if finite else "diverged")
+        return sweeps.vae_over_seeds(dataset, cfg, [cfg.seed]).drop(columns="seed").to_dict("records")[0]
     run, row = _one_run(dataset, cfg, {"beta": settings["beta"]}, trainer=sweeps.train_vae, latent_dim=8)
     terms = evaluate.elbo(run.model, dataset.x_val, seed=cfg.seed)
     units = evaluate.kl_per_unit(run.model, dataset.x_val)

@@ -117,6 +117,21 @@ def train_vae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     return train_model(build_vae, dataset, cfg, defaults, **overrides)
 
 
+def vae_over_seeds(dataset: Dataset, cfg: RunConfig, seeds: Sequence[int], **overrides: Any) -> pd.DataFrame:
+    """A VAE setting (`train_vae` with `overrides`) trained on each seed, at `cfg`'s full budget.
+
+    Returns one row per seed: `seed`, the ELBO's terms on the validation split (estimated
+    with that seed), `epochs` trained and `status` ("ok", or "diverged" for a NaN ELBO).
+    """
+    rows = []
+    for seed in seeds:
+        run = train_vae(dataset, cfg, **{**overrides, "seed": seed})
+        terms = evaluate.elbo(run.model, dataset.x_val, seed=seed)
+        status = "ok" if np.isfinite(terms["neg_elbo"]) else "diverged"
+        rows.append(dict(seed=seed, **terms, epochs=run.result.epochs_trained, status=status))
+    return pd.DataFrame(rows)
+
+
 def train_aae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     """The reference adversarial autoencoder, trained for a fixed `cfg.aae_epochs`.
 

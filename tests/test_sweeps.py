@@ -131,3 +131,12 @@ def test_empty_sweeps_are_refused(small):
     with pytest.raises(ValueError, match="at least one"):
         sweeps.grid(ds, cfg, {})
     assert np.isfinite(sweeps.sweep(ds, cfg, "units", [8]).frame["val_mse"]).all()
+
+
+def test_a_vae_setting_over_seeds_gives_one_scored_row_per_seed():
+    cfg = config.preset("quick")
+    ds = data.load_for(cfg)
+    table = sweeps.vae_over_seeds(ds, cfg, [0, 1], beta=2.0)
+    assert list(table["seed"]) == [0, 1] and (table["status"] == "ok").all()
+    assert np.allclose(table["neg_elbo"], table["reconstruction"] + table["kl"], rtol=1e-5)
+    assert (table["epochs"] >= 1).all() and table["neg_elbo"].nunique() == 2, "each seed trains its own model"
