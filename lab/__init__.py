@@ -30,10 +30,11 @@ def setup(cfg: RunConfig | None = None, *, seed: int | None = None) -> int:
     """
     import numpy as np
 
-    from lab import plots
+    from lab import checks, plots
     from lab._backend import keras
 
     seed = seed if seed is not None else (cfg.seed if cfg is not None else 0)
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lab import config
+from lab import checks, config
 
 NOTEBOOKS_DIR = config.ROOT / "notebooks"
 BUILD_DIR = config.ROOT / "build"
@@ -183,24 +183,52 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.book", description=main.__doc__)
     parser.add_argument("--preset", default="workshop", choices=config.PRESETS)
     parser.add_argument("--seed", type=int, default=0, help="the notebooks' SEED (default 0)")
-    parser.add_argument("--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01 (or 0 1)"
+    )
     parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
     parser.add_argument("--figures-dir", type=Path, default=config.FIGURES_DIR)
     args = parser.parse_args(argv)
+    from papermill.exceptions import PapermillExecutionError
 
-    selected = [p for p in notebooks() if args.only is None or p.name[:2] in args.only]
-    if not selected:
-        print(f"No notebooks matched {args.only}; available: {[p.name for p in notebooks()]}")
+    # The settings every notebook will make, checked once here rather than in each kernel.
+    try:
+        config.preset(args.preset, seed=args.seed, figures_dir=args.figures_dir)
+        checks.folder(args.output_dir, "--output-dir")
+    except ValueError as exc:
+        message = str(exc)
+        for setting, option in (("seed", "--seed"), ("figures_dir", "--figures-dir")):
+            message = message.replace(f"{setting} ({setting.upper()} in a notebook's parameters)", option)
+        print(f"error: {message}", file=sys.stderr)
         return 2
+    available = {p.name[:2]: p for p in notebooks()}
+    wanted = None if args.only is None else [n.zfill(2) if n.isdigit() else n for n in args.only]
+    unknown = [n for n in wanted or [] if n not in available]
+    if unknown or wanted == []:
+        print(
+            f"error: no notebook numbered {', '.join(unknown) or '(none given)'}; "
+            f"available: {', '.join(available)}.",
+            file=sys.stderr,
+        )
+        return 2
+    selected = [p for n, p in available.items() if wanted is None or n in wanted]
     for path in selected:
         print(f"running {path.name} (preset {args.preset}, seed {args.seed}) ...", flush=True)
-        seconds = run_notebook(
-            path,
-            preset=args.preset,
-            output_dir=args.output_dir,
-            figures_dir=args.figures_dir,
-            parameters={"SEED": args.seed},
-        )
+        try:
+            seconds = run_notebook(
+                path,
+                preset=args.preset,
+                output_dir=args.output_dir,
+                figures_dir=args.figures_dir,
+                parameters={"SEED": args.seed},
+            )
+        except PapermillExecutionError as exc:
+            print(
+                f"error: {path.name} stopped in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                f"The executed copy, with the full traceback, is {args.output_dir / path.name}.",
+                file=sys.stderr,
+            )
+            return 1
         print(f"  {path.name}: {seconds:.1f} s -> {args.output_dir / path.name}", flush=True)
     print(f"figures in {args.figures_dir}")
     return 0

@@ -7,8 +7,11 @@ here, so a notebook never carries a `x if QUICK else y` of its own.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
+
+from lab import checks
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = ROOT / "figures"
@@ -140,34 +143,134 @@ _PRESETS: dict[str, dict[str, object]] = {
 
 
 def preset(name: str = "workshop", **overrides: object) -> RunConfig:
-    """Return the settings of a named preset, with optional overrides.
+    """Return the settings of a named preset, with optional overrides, each one checked.
 
     Args:
         name: one of "quick", "workshop" (the default) and "full".
         **overrides: fields of `RunConfig` to change, such as `dataset="mnist"`,
             `seed=1` or `figures_dir="../figures"`. A value of None is ignored,
-            so a notebook may pass its parameters through unchanged.
+            so a notebook may pass its parameters through unchanged. A string that
+            holds an unambiguous value, as papermill's `-r SEED 1` passes it, is
+            converted ("1" to 1, "2, 4" to (2, 4)).
 
     Returns:
         A frozen `RunConfig`.
 
     Raises:
-        ValueError: for an unknown preset or an unknown field.
+        ValueError (a `lab.checks.SettingError`): for an unknown preset or setting, or a
+            value of the wrong type or out of range; the message names the setting,
+            what it got and what it takes.
     """
-    if name not in _PRESETS:
-        raise ValueError(f"Unknown preset {name!r}. Choose one of: {', '.join(PRESETS)}.")
+    name = checks.choice(name, "preset", PRESETS, also="PRESET in a notebook's parameters")
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise ValueError(
-            f"Unknown setting(s) {', '.join(unknown)}. "
+        near = {u: difflib.get_close_matches(u, sorted(fields), n=1) for u in unknown}
+        hints = "".join(f" Did you mean {near[u][0]!r} for {u!r}?" for u in unknown if near[u])
+        raise checks.SettingError(
+            f"Unknown setting(s) {', '.join(unknown)}.{hints} "
             f"Settings that can be changed: {', '.join(sorted(fields - {'preset'}))}."
         )
     settings = {**_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    for key in ("figures_dir", "runs_dir"):
-        if key in settings:
-            settings[key] = Path(settings[key])
-    return RunConfig(preset=name, **settings)
+    return RunConfig(preset=name, **validate({**_defaults(), **settings}))
+
+
+def _defaults() -> dict[str, object]:
+    return {f.name: f.default for f in dataclasses.fields(RunConfig) if f.name != "preset"}
+
+
+def _param(name: str) -> str:
+    return f"{name.upper()} in a notebook's parameters" if name in _NOTEBOOK_PARAMETERS else ""
+
+
+_NOTEBOOK_PARAMETERS = ("dataset", "seed", "figures_dir", "runs_dir")
+N_CLASSES = 10  # every dataset of the book has ten classes
+
+
+def validate(settings: dict[str, object]) -> dict[str, object]:
+    """Every field of `settings` checked and converted to its type; a SettingError names the first bad one."""
+    from lab.data import DATASETS
+
+    c = checks
+
+    def count(lo: int, hi: int = checks.MAX_INDEX, optional: bool = False, hint: str = ""):
+        def rule(v, n):
+            return c.integer(v, n, minimum=lo, maximum=hi, optional=optional, also=_param(n), hint=hint)
+
+        return rule
+
+    subset = f"a stratified subset needs one example of each of the {N_CLASSES} classes."
+    rules = {
+        "dataset": lambda v, n: c.choice(v, n, DATASETS, also=_param(n)),
+        "seed": count(0, checks.MAX_SEED),
+        "max_train": count(N_CLASSES, optional=True, hint=f"None keeps the whole split; {subset}"),
+        "max_eval": count(N_CLASSES, optional=True, hint=f"None keeps the whole split; {subset}"),
+        "epochs": count(1),
+        "patience": count(1),
+        "batch_size": count(1),
+        "latent_dim": count(1),
+        "units": count(1),
+        "num_layers": count(1),
+        "learning_rate": lambda v, n: c.number(v, n, above=0, maximum=10),
+        "latent_sizes": lambda v, n: c.sequence(v, n, count(1), distinct=True),
+        "sweep_epochs": count(1),
+        "sweep_patience": count(1),
+        "max_sweep_values": count(1, optional=True, hint="None runs every value a notebook lists."),
+        "n_seeds": count(1, 1000),
+        "overfit_train_size": count(N_CLASSES, hint=subset),
+        "overfit_epochs": count(1),
+        "l1_values": lambda v, n: c.sequence(v, n, lambda x, m: c.number(x, m, minimum=0), distinct=True),
+        "noise_levels": lambda v, n: c.sequence(
+            v, n, lambda x, m: c.number(x, m, minimum=0, maximum=1), distinct=True
+        ),
+        "anomaly_classes": lambda v, n: c.sequence(
+            v, n, lambda x, m: c.integer(x, m, minimum=0, maximum=N_CLASSES - 1), distinct=True
+        ),
+        "label_fractions": lambda v, n: c.sequence(
+            v, n, lambda x, m: c.number(x, m, above=0, maximum=1), distinct=True
+        ),
+        "generative_latent_dim": count(
+            2, 2, hint="Notebooks 04 and 05 draw the codes in the plane and decode a grid over it."
+        ),
+        "warmup_epochs": count(0),
+        "aae_epochs": count(1),
+        "search_trials": count(1),
+        "search_epochs": count(1),
+        "search_patience": count(1),
+        "hyperband_factor": count(2, 100),
+        "race_epochs": count(1),
+        "slice_trials": count(2),
+        "vae_search_trials": count(1),
+        "max_points": count(20, hint="UMAP needs more points than its 15 neighbours."),
+        "figures_dir": lambda v, n: c.folder(v, n, also=_param(n)),
+        "runs_dir": lambda v, n: c.folder(v, n, also=_param(n)),
+    }
+    missing = set(_defaults()) - set(rules)
+    assert not missing, f"no rule for {missing}"  # a new field needs a rule here
+    checked = {key: rules[key](value, key) for key, value in settings.items()}
+    _check_together(checked)
+    return checked
+
+
+def _check_together(s: dict[str, object]) -> None:
+    last_seed = s["seed"] + s["n_seeds"] - 1
+    if last_seed > checks.MAX_SEED:
+        raise checks.SettingError(
+            f"seed ({_param('seed')}) is {s['seed']:,} and n_seeds is {s['n_seeds']}, so comparisons "
+            f"would use seeds up to {last_seed:,}, past NumPy's largest, {checks.MAX_SEED:,}. "
+            f"Choose a seed of at most {checks.MAX_SEED - s['n_seeds'] + 1:,}."
+        )
+    if len(s["anomaly_classes"]) >= N_CLASSES - 1:
+        raise checks.SettingError(
+            f"anomaly_classes lists {len(s['anomaly_classes'])} of the {N_CLASSES} classes; at least two "
+            "must stay normal for the autoencoder to learn them. List fewer classes."
+        )
+    for key in ("race_epochs", "search_epochs"):
+        if s[key] < s["hyperband_factor"]:
+            raise checks.SettingError(
+                f"{key} is {s[key]} but hyperband_factor is {s['hyperband_factor']}: Hyperband needs "
+                "at least factor epochs for its largest budget. Raise the epochs or lower the factor."
+            )
 
 
 def flag(value: object, name: str) -> bool:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
+
+from lab import checks
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 
@@ -99,8 +103,13 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASETS)}.")
-    if not 0 < val_fraction < 1 or not 0 < test_fraction < 1 or val_fraction + test_fraction >= 1:
-        raise ValueError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1.")
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
+    val_fraction = checks.number(val_fraction, "val_fraction", above=0, below=1)
+    test_fraction = checks.number(test_fraction, "test_fraction", above=0, below=1)
+    if val_fraction + test_fraction >= 1:
+        raise ValueError("val_fraction and test_fraction must sum to less than 1, leaving examples to train.")
+    max_train = checks.integer(max_train, "max_train", minimum=1, optional=True)
+    max_eval = checks.integer(max_eval, "max_eval", minimum=1, optional=True)
 
     if name == "digits":
         x, y, image_shape = _load_digits()
@@ -111,9 +120,17 @@ def load_dataset(
     else:
         (x_rest, y_rest), (x_test, y_test) = _load_keras_cache(name, download=download)
         image_shape = x_rest.shape[1:3]
-        x_rest = x_rest.reshape(len(x_rest), -1).astype("float32") / 255.0
-        x_test = x_test.reshape(len(x_test), -1).astype("float32") / 255.0
+        x_rest = x_rest.reshape(len(x_rest), -1)
+        x_test = x_test.reshape(len(x_test), -1)
         val_share = val_fraction
+
+    n_classes = np.unique(y_rest).size
+    for cap, cap_name in ((max_train, "max_train"), (max_eval, "max_eval")):
+        if cap is not None and cap < n_classes:
+            raise ValueError(
+                f"{cap_name} is {cap}, fewer than the {n_classes} classes of {name}: a stratified subset "
+                f"keeps at least one example of each. Use {n_classes} or more, or None for the whole split."
+            )
 
     x_train, x_val, y_train, y_val = train_test_split(
         x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed
@@ -150,6 +167,21 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
 def _subsample(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
     if limit is None or limit >= len(y):
         return x, y
+    n_classes = np.unique(y).size
+    if limit < n_classes:
+        raise ValueError(
+            f"A stratified subset of {limit} cannot hold one example of each of the {n_classes} classes; "
+            f"ask for {n_classes} or more."
+        )
+    if len(y) - limit < n_classes:
+        # scikit-learn's split needs one of each class in the part left out too; leave
+        # out a few examples of the largest classes instead, which keeps the proportions.
+        rng = np.random.default_rng(seed)
+        labels, counts = np.unique(y, return_counts=True)
+        largest_first = labels[np.argsort(-counts, kind="stable")]
+        drop = [rng.choice(np.flatnonzero(y == label)) for label in largest_first]
+        keep = np.setdiff1d(np.arange(len(y)), drop[: len(y) - limit])
+        return x[keep], y[keep]
     x_keep, _, y_keep, _ = train_test_split(x, y, train_size=limit, stratify=y, random_state=seed)
     return x_keep, y_keep
 
@@ -176,13 +208,145 @@ def _load_keras_cache(name: str, *, download: bool):
         if not all(p.exists() for p in paths):
             raise DatasetUnavailableError(_missing_message(name, paths, download))
     reader = _read_mnist_npz if name == "mnist" else _read_fashion_idx
+    return reader(paths)
+
+
+class _Malformed(ValueError):
+    """What is wrong inside one cached file; `_refuse` adds its path and what to do."""
+
+
+def _refuse(path: Path, problem: str) -> ValueError:
+    return ValueError(
+        f"The cached dataset file {path} is malformed: {problem}. Delete it and load again to "
+        "download a fresh copy, or copy a good one from a machine that has it in ~/.keras/datasets; "
+        "or use the bundled dataset: DATASET = 'digits'."
+    )
+
+
+# What reading a damaged zip or gzip file raises, from the zipfile, gzip, zlib and NumPy modules.
+_READ_ERRORS = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error)
+
+
+def _read_mnist_npz(paths: list[Path]):
+    path = paths[0]
     try:
-        return reader(paths)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise ValueError(
-            f"The cached {name} file at {paths[0].parent} is malformed ({exc}). "
-            "Delete it and load again to download a fresh copy."
-        ) from exc
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
+            if missing:
+                raise _Malformed(f"it holds {', '.join(f.files) or 'no arrays'}, not {', '.join(missing)}")
+            x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    except _Malformed as exc:
+        raise _refuse(path, str(exc)) from None
+    except _READ_ERRORS as exc:
+        raise _refuse(path, _reason(exc)) from exc
+    try:
+        split = [_checked(x_train, y_train, "training"), _checked(x_test, y_test, "test")]
+    except _Malformed as exc:
+        raise _refuse(path, str(exc)) from None
+    return tuple(split)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, zipfile.BadZipFile | zlib.error | EOFError):
+        return f"it is truncated or corrupt ({exc})"
+    if isinstance(exc, ValueError) and "pickle" in str(exc):
+        return "it is not a NumPy .npz archive (and pickled Python objects are never loaded)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _checked(x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images as float32 in [0, 1] and labels as int64, or `_Malformed` saying what is wrong."""
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise _Malformed(f"its {what} images have shape {x.shape}, expected (n, 28, 28)")
+    if len(x) == 0:
+        raise _Malformed(f"it holds no {what} images")
+    if y.shape != (x.shape[0],):
+        raise _Malformed(f"its {what} labels have shape {y.shape}, expected ({x.shape[0]},)")
+    return _pixels(x, what), _labels(y, what)
+
+
+def _pixels(x: np.ndarray, what: str) -> np.ndarray:
+    """Bytes 0-255 (as Keras stores them) scaled to [0, 1]; floats already in [0, 1] kept as they are."""
+    kind = x.dtype.kind
+    if kind not in "uif":
+        raise _Malformed(f"its {what} pixels are of type {x.dtype}, expected unsigned bytes (uint8)")
+    if kind == "f" and not np.isfinite(x).all():
+        raise _Malformed(f"its {what} pixels include NaN or infinite values")
+    low, high = float(x.min()), float(x.max())
+    if low < 0:
+        raise _Malformed(f"its {what} pixels go down to {low:g}; pixels run from 0 up")
+    if kind == "f" and high <= 1.0:
+        return x.astype("float32")  # already scaled: dividing again would darken every image
+    if high > 255:
+        raise _Malformed(
+            f"its {what} pixels ({x.dtype}) go up to {high:g}; the Keras file stores bytes from 0 to 255"
+        )
+    if kind == "f" and not np.array_equal(x, np.round(x)):
+        raise _Malformed(
+            f"its {what} pixels are fractions that run above 1 (up to {high:g}): neither bytes from 0 to 255 "
+            "nor values scaled to [0, 1]"
+        )
+    return (x.astype("float32") / 255.0).astype("float32")
+
+
+def _labels(y: np.ndarray, what: str) -> np.ndarray:
+    """Whole-number labels of at least two classes, each with two examples or more (for stratified splits)."""
+    if y.dtype.kind not in "uif" or (y.dtype.kind == "f" and not np.array_equal(y, np.round(y))):
+        raise _Malformed(f"its {what} labels are of type {y.dtype}, expected whole numbers (class indices)")
+    if y.size and y.min() < 0:
+        raise _Malformed(f"its {what} labels include {int(y.min())}; class indices run from 0 up")
+    y = y.astype("int64")
+    if what == "training":
+        labels, counts = np.unique(y, return_counts=True)
+        if labels.size < 2:
+            raise _Malformed(
+                f"its {what} labels hold one class, {labels.tolist()}; a split needs two or more"
+            )
+        rare = labels[counts < 2].tolist()
+        if rare:
+            raise _Malformed(
+                f"class(es) {rare} have a single {what} example; a stratified split needs two of each"
+            )
+    return y
+
+
+_IDX_MAGIC = {"labels": 2049, "images": 2051}
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    kind = "labels" if "labels" in path.name else "images"
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except _READ_ERRORS as exc:
+        raise _refuse(path, _reason(exc)) from exc
+    header = 8 if kind == "labels" else 16
+    if len(raw) < header:
+        raise _refuse(path, f"it holds {len(raw)} bytes, fewer than an IDX header's {header}")
+    magic, count = np.frombuffer(raw[:8], ">u4")
+    if magic != _IDX_MAGIC[kind]:
+        raise _refuse(path, f"it is not an IDX {kind} file (magic number {magic}, not {_IDX_MAGIC[kind]})")
+    body = np.frombuffer(raw, np.uint8, offset=header)
+    expected = count * (1 if kind == "labels" else 28 * 28)
+    if kind == "images" and tuple(np.frombuffer(raw[8:16], ">u4")) != (28, 28):
+        rows, cols = np.frombuffer(raw[8:16], ">u4")
+        raise _refuse(path, f"its images are {rows}x{cols} pixels, expected 28x28")
+    if body.size != expected:
+        raise _refuse(
+            path, f"its header announces {count} {kind} but it holds {body.size} bytes, not {expected:,}"
+        )
+    return body if kind == "labels" else body.reshape(-1, 28, 28)
+
+
+def _read_fashion_idx(paths: list[Path]):
+    y_train, x_train, y_test, x_test = (_read_idx(p) for p in paths)
+    split = []
+    for x, y, what, path in ((x_train, y_train, "training", paths[0]), (x_test, y_test, "test", paths[2])):
+        try:
+            split.append(_checked(x, y, what))
+        except _Malformed as exc:
+            raise _refuse(path, str(exc)) from None
+    return tuple(split)
 
 
 def _download(name: str) -> None:
@@ -207,36 +371,6 @@ def _missing_message(name: str, paths: list[Path], download: bool) -> str:
         "to a folder that holds datasets/), or use the bundled dataset instead: "
         "DATASET = 'digits'."
     )
-
-
-def _check_images(x: np.ndarray, y: np.ndarray, what: str) -> None:
-    if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise ValueError(f"{what} images have shape {x.shape}, expected (n, 28, 28)")
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"{what} labels have shape {y.shape}, expected ({x.shape[0]},)")
-
-
-def _read_mnist_npz(paths: list[Path]):
-    with np.load(paths[0], allow_pickle=False) as f:
-        x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
-    _check_images(x_train, y_train, "training")
-    _check_images(x_test, y_test, "test")
-    return (x_train, y_train), (x_test, y_test)
-
-
-def _read_idx(path: Path, offset: int) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-
-def _read_fashion_idx(paths: list[Path]):
-    y_train, x_train, y_test, x_test = (_read_idx(p, 8 if "labels" in p.name else 16) for p in paths)
-    for x, y, what in ((x_train, y_train, "training"), (x_test, y_test, "test")):
-        if x.size != y.size * 28 * 28:
-            raise ValueError(f"{what} file holds {x.size} pixels for {y.size} labels")
-    x_train = x_train.reshape(-1, 28, 28)
-    x_test = x_test.reshape(-1, 28, 28)
-    return (x_train, y_train), (x_test, y_test)
 
 
 def add_gaussian_noise(x: np.ndarray, std: float, *, seed: int = 0) -> np.ndarray:

@@ -36,7 +36,7 @@ from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import tuner_utils
 from sklearn.exceptions import ConvergenceWarning
 
-from lab import config
+from lab import checks, config
 from lab._backend import keras
 from lab.data import Dataset
 from lab.hypermodels import OBJECTIVES
@@ -348,18 +348,17 @@ def make_tuner(
             resumes an earlier search of the same name.
         seed: seeds the tuner's own sampling: the same seed draws the same trials. (KerasTuner
             takes a seed of 0 for "no seed", and steps its seed by one for every value it draws,
-            so nearby seeds would repeat each other's trials; the oracle gets `1000 * seed + 1`.)
+            so nearby seeds would repeat each other's trials; the oracle gets `oracle_seed(seed)`.)
         max_consecutive_failed_trials: stop the search after this many failures in a row.
     """
     overwrite = config.flag(overwrite, "overwrite")  # before anything on disk is touched
     if kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
-    if seed < 0:
-        raise ValueError(f"seed must be 0 or more, got {seed}")
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     common = dict(
         hypermodel=hypermodel,
         objective=make_objective(objective),
-        seed=1000 * seed + 1,
+        seed=oracle_seed(seed),
         directory=str(directory),
         project_name=project_name,
         overwrite=overwrite,
@@ -380,6 +379,15 @@ def make_tuner(
             num_initial_points = initial_points(max_trials)
         return BayesianOptimization(max_trials=max_trials, num_initial_points=num_initial_points, **common)
     return _CLASSES[kind](max_trials=max_trials, **common)
+
+
+def oracle_seed(seed: int) -> int:
+    """The oracle's seed for a search seed: `1000 * seed + 1`, wrapped to stay in NumPy's range.
+
+    KerasTuner steps the oracle's seed by one for every value it draws and seeds NumPy
+    with it, so the wrap leaves room for a million draws below NumPy's largest seed.
+    """
+    return (1000 * seed + 1) % (checks.MAX_SEED + 1 - 2**20)
 
 
 def initial_points(max_trials: int) -> int:

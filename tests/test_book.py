@@ -1,6 +1,6 @@
 import pytest
 
-from lab import book
+from lab import book, config
 
 
 def test_environment_check_passes_here_and_names_problems(tmp_path):
@@ -20,7 +20,32 @@ def test_environment_check_passes_here_and_names_problems(tmp_path):
 
 def test_main_rejects_an_unknown_notebook_number(capsys):
     assert book.main(["--only", "99"]) == 2
-    assert "available" in capsys.readouterr().out
+    assert "no notebook numbered 99; available: 00, 01" in capsys.readouterr().err
+    assert book.main(["--only", "01", "1a"]) == 2  # one bad number stops the run before anything runs
+    assert "no notebook numbered 1a" in capsys.readouterr().err
+    assert book.main(["--only"]) == 2
+    assert "(none given)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 4,294,967,295, got -1"),
+        (["--seed", str(2**32)], "--seed must be a whole number"),
+        (
+            ["--figures-dir", "README.md"],
+            "--figures-dir is 'README.md', which is a file",
+        ),
+        (["--output-dir", "README.md"], "--output-dir is 'README.md', which is a file"),
+    ],
+)
+def test_main_checks_its_settings_before_running_anything(capsys, tmp_path, argv, words, monkeypatch):
+    monkeypatch.chdir(config.ROOT)
+    ran = []
+    monkeypatch.setattr(book, "run_notebook", lambda *a, **k: ran.append(a) or 0.0)
+    assert book.main([*argv, "--only", "00"]) == 2
+    assert words in capsys.readouterr().err
+    assert ran == []
 
 
 def test_main_rejects_an_unknown_preset():

@@ -1,5 +1,3 @@
-import gzip
-
 import numpy as np
 import pytest
 
@@ -72,22 +70,6 @@ def test_mnist_from_a_cached_file(tmp_path, monkeypatch):
     assert 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0
 
 
-def test_fashion_mnist_from_cached_idx_files(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    rng = np.random.default_rng(0)
-    for path in data.cached_files("fashion_mnist"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        n = 50 if "train" in path.name else 20
-        if "labels" in path.name:
-            payload = bytes(8) + (np.arange(n) % 10).astype(np.uint8).tobytes()
-        else:
-            payload = bytes(16) + rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
-        with gzip.open(path, "wb") as f:
-            f.write(payload)
-    ds = data.load_dataset("fashion_mnist", download=False)
-    assert ds.sizes() == {"train": 40, "val": 10, "test": 20}
-
-
 def test_missing_mnist_says_where_to_put_it_and_how_to_fall_back(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(data.DatasetUnavailableError) as info:
@@ -108,23 +90,6 @@ def test_failed_download_is_reported_not_raised_raw(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline_load_data)
     with pytest.raises(data.DatasetUnavailableError, match="Downloading it failed"):
         data.load_dataset("mnist")
-
-
-def test_malformed_mnist_file_is_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    _write_mnist(tmp_path, shape=(14, 14))
-    with pytest.raises(ValueError, match="malformed.*expected \\(n, 28, 28\\)"):
-        data.load_dataset("mnist", download=False)
-
-
-def test_pickled_file_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    folder = tmp_path / "datasets"
-    folder.mkdir()
-    objects = np.array([{"a": 1}], dtype=object)
-    np.savez(folder / "mnist.npz", x_train=objects, y_train=objects, x_test=objects, y_test=objects)
-    with pytest.raises(ValueError, match="malformed"):
-        data.load_dataset("mnist", download=False)
 
 
 def test_gaussian_noise_is_seeded_clipped_and_scaled(tiny_images):

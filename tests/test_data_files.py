@@ -1,0 +1,254 @@
+"""Damaged or odd dataset files are reported with their path and what to do, and left as they are."""
+
+import gzip
+import zipfile
+
+import numpy as np
+import pytest
+
+from lab import data
+
+
+def _arrays(n_train=60, n_test=30, **changes):
+    rng = np.random.default_rng(0)
+    arrays = dict(
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=np.arange(n_train, dtype=np.uint8) % 10,
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        y_test=np.arange(n_test, dtype=np.uint8) % 10,
+    )
+    arrays.update(changes)
+    return {k: v for k, v in arrays.items() if v is not None}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    return tmp_path
+
+
+def _npz(home, compressed=False, **arrays):
+    path = home / "datasets" / "mnist.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+    return path
+
+
+def _refused(path, *words):
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as info:
+        data.load_dataset("mnist", download=False)
+    message = str(info.value)
+    assert str(path) in message, message
+    assert "Delete it" in message and "digits" in message, message
+    for word in words:
+        assert word in message, message
+    assert path.read_bytes() == before  # nothing deleted or rewritten
+    return message
+
+
+def _flip(path, offset):
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+# Damaged archives ---------------------------------------------------------------------------
+
+
+def test_truncated_zip(home):
+    path = _npz(home, **_arrays())
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    _refused(path, "truncated or corrupt")
+
+
+def test_crc_error_in_a_stored_member(home):
+    path = _npz(home, **_arrays())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("x_train.npy")
+    _flip(path, info.header_offset + 30 + len(info.filename) + 500)  # inside x_train's pixels
+    _refused(path, "truncated or corrupt", "CRC")
+
+
+def test_corrupt_compressed_member(home):
+    path = _npz(home, compressed=True, **_arrays())
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("x_train.npy")
+    _flip(path, info.header_offset + 30 + len(info.filename) + 200)
+    _refused(path, "truncated or corrupt")
+
+
+def test_empty_file(home):
+    path = home / "datasets" / "mnist.npz"
+    path.write_bytes(b"")
+    _refused(path, "truncated or corrupt")
+
+
+def test_text_file_posing_as_npz(home):
+    path = home / "datasets" / "mnist.npz"
+    path.write_text("<html>404 Not Found</html>")
+    _refused(path, "not a NumPy .npz archive")
+
+
+def test_missing_array(home):
+    path = _npz(home, **_arrays(y_test=None))
+    _refused(path, "not y_test")
+
+
+def test_pickled_objects(home):
+    objects = np.array([{"a": 1}], dtype=object)
+    path = _npz(home, x_train=objects, y_train=objects, x_test=objects, y_test=objects)
+    _refused(path)
+
+
+# Shapes, pixels and labels ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(x_train=np.zeros((60, 14, 14), np.uint8)), ["expected (n, 28, 28)"]),
+        (
+            dict(x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0, np.uint8)),
+            ["no training images"],
+        ),
+        (dict(y_train=np.zeros(59, np.uint8)), ["labels have shape (59,)"]),
+        (dict(x_train=np.full((60, 28, 28), 1000, np.uint16)), ["go up to 1000", "0 to 255"]),
+        (dict(x_train=np.full((60, 28, 28), -3, np.int8)), ["go down to -3"]),
+        (dict(x_train=np.full((60, 28, 28), 1.5, np.float32)), ["fractions that run above 1"]),
+        (dict(x_train=np.full((60, 28, 28), np.nan, np.float32)), ["NaN"]),
+        (dict(x_train=np.full((60, 28, 28), "a")), ["pixels are of type <U1"]),
+        (dict(y_train=np.full(60, 3, np.uint8)), ["one class, [3]"]),
+        (dict(y_train=np.arange(60) % 10 + 0.5), ["labels are of type float64"]),
+        (dict(y_train=np.arange(60) % 10 - 1), ["labels include -1"]),
+        (dict(y_train=np.r_[np.arange(59) % 9, 9]), ["class(es) [9] have a single training example"]),
+    ],
+    ids=[
+        "14x14",
+        "no-images",
+        "label-count",
+        "uint16-above-255",
+        "negative-pixels",
+        "fractions-above-1",
+        "nan",
+        "strings",
+        "one-class",
+        "fractional-labels",
+        "negative-labels",
+        "singleton-class",
+    ],
+)
+def test_bad_contents_are_named(home, changes, words):
+    _refused(_npz(home, **_arrays(**changes)), *words)
+
+
+def test_pixels_in_any_honest_scale_load_the_same(home):
+    reference = _arrays()
+    _npz(home, **reference)
+    expected = data.load_dataset("mnist", download=False).x_train
+    for x in (
+        reference["x_train"].astype(np.float32) / 255.0,  # already scaled: not divided again
+        reference["x_train"].astype(np.uint16),  # 16-bit, but bytes' range
+        reference["x_train"].astype(np.float64),  # whole numbers 0-255 as floats
+    ):
+        _npz(home, **{**reference, "x_train": x})
+        got = data.load_dataset("mnist", download=False).x_train
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+# Fashion-MNIST's IDX files ------------------------------------------------------------------
+
+
+def _idx_files(home, **damage):
+    rng = np.random.default_rng(0)
+    paths = data.cached_files("fashion_mnist")
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n = 50 if "train" in path.name else 20
+        if "labels" in path.name:
+            header = np.array([2049, n], ">u4").tobytes()
+            payload = header + (np.arange(n) % 10).astype(np.uint8).tobytes()
+        else:
+            header = np.array([2051, n, 28, 28], ">u4").tobytes()
+            payload = header + rng.integers(0, 256, n * 784, dtype=np.uint8).tobytes()
+        payload = damage.get(path.name, lambda raw: raw)(payload)
+        with gzip.open(path, "wb") as f:
+            f.write(payload)
+    return paths
+
+
+def test_fashion_files_with_headers_load(home):
+    _idx_files(home)
+    assert data.load_dataset("fashion_mnist", download=False).sizes() == {"train": 40, "val": 10, "test": 20}
+
+
+@pytest.mark.parametrize(
+    "name, damage, words",
+    [
+        ("train-images-idx3-ubyte.gz", lambda raw: raw[:-100], ["announces 50 images"]),
+        ("train-labels-idx1-ubyte.gz", lambda raw: b"\x00\x00\x08\x03" + raw[4:], ["not an IDX labels file"]),
+        (
+            "t10k-images-idx3-ubyte.gz",
+            lambda raw: raw[:8] + np.array([14, 56], ">u4").tobytes() + raw[16:],
+            ["14x56 pixels"],
+        ),
+        ("t10k-labels-idx1-ubyte.gz", lambda raw: raw[:5], ["fewer than an IDX header"]),
+    ],
+    ids=["short-images", "wrong-magic", "wrong-size", "cut-header"],
+)
+def test_bad_idx_files_are_named(home, name, damage, words):
+    paths = _idx_files(home, **{name: damage})
+    path = next(p for p in paths if p.name == name)
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as info:
+        data.load_dataset("fashion_mnist", download=False)
+    assert str(path) in str(info.value) and "Delete it" in str(info.value)
+    for word in words:
+        assert word in str(info.value)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("how", ["truncated", "not-gzip"])
+def test_damaged_gzip_is_named(home, how):
+    paths = _idx_files(home)
+    path = paths[1]
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if how == "truncated" else b"plain bytes, no gzip header")
+    with pytest.raises(ValueError) as info:
+        data.load_dataset("fashion_mnist", download=False)
+    assert str(path) in str(info.value) and "Delete it" in str(info.value)
+
+
+# Arguments of load_dataset ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(seed=-1), "seed must be a whole number from 0"),
+        (dict(seed=2**32), "seed must be a whole number from 0"),
+        (dict(seed="one"), "got 'one' (str)"),
+        (dict(max_train=5), "max_train is 5, fewer than the 10 classes"),
+        (dict(max_eval=0), "max_eval must be a whole number of 1 or more"),
+        (dict(max_train=2.5), "got 2.5 (float)"),
+        (dict(val_fraction=0.5, test_fraction=0.5), "sum to less than 1"),
+        (dict(val_fraction="a fifth"), "val_fraction must be a finite number"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, words):
+    with pytest.raises(ValueError, match=None) as info:
+        data.load_dataset("digits", **kwargs)
+    assert words in str(info.value)
+
+
+def test_strings_from_a_command_line_are_converted():
+    ds = data.load_dataset("digits", seed="1", max_train="100", max_eval="None")
+    assert ds.sizes()["train"] == 100
+
+
+def test_a_cap_just_below_the_split_keeps_every_class():
+    full = data.load_dataset("digits").sizes()["train"]
+    ds = data.load_dataset("digits", max_train=full - 3)
+    assert ds.sizes()["train"] == full - 3
+    assert set(np.unique(ds.y_train)) == set(range(10))
