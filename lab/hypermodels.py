@@ -287,6 +287,7 @@ class DenseAutoencoderHyperModel(_AutoencoderHyperModel):
 
     SPACE = DENSE_SPACE
     TUNED = DENSE_TUNED
+    REPORTS = ("val_mse",)  # and val_probe_accuracy when given labels
     builder = staticmethod(build_dense_autoencoder)
 
     def objectives(self, model, x, x_val, labels):
@@ -305,6 +306,7 @@ class VAEHyperModel(_AutoencoderHyperModel):
 
     SPACE = VAE_SPACE
     TUNED = VAE_TUNED
+    REPORTS = ("val_neg_elbo", "val_reconstruction", "val_kl", "val_mse")  # and val_probe_accuracy
     builder = staticmethod(build_vae)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:

@@ -43,6 +43,8 @@ from lab.hypermodels import OBJECTIVES
 from lab.hypermodels import objective as make_objective
 
 KINDS = ("grid", "random", "bayesian", "hyperband")
+# The columns of `trials_frame` that every search has, even one with no trial yet.
+TRIAL_COLUMNS = ("trial", "status", "best_epoch", "epochs", "initial_epoch", "seconds", "message", "history")
 FIT_RECORD = "lab_fit.json"
 
 
@@ -56,7 +58,13 @@ class _LabTrials:
         the running ones in `oracle.json`; a kill between the two writes would otherwise
         make the reloaded search train that finished trial a second time.
         """
-        super().reload()
+        check_search_folder(Path(self.project_dir))
+        try:
+            super().reload()
+        except Exception as exc:  # noqa: BLE001 - any failure here means a state KerasTuner cannot read
+            raise SearchStateError(
+                _damaged(Path(self.project_dir), f"KerasTuner could not reload it ({exc})")
+            ) from exc
         oracle = self.oracle
         finished = (kt.engine.trial.TrialStatus.COMPLETED, kt.engine.trial.TrialStatus.FAILED)
         # The oracle's reload queues every trial that was running for a retry.
@@ -121,6 +129,142 @@ class _LabTrials:
             "seconds": seconds,
         }
         _save_json(Path(self.get_trial_dir(trial.trial_id)) / FIT_RECORD, record)
+
+
+class SearchStateError(RuntimeError):
+    """A search folder that cannot be resumed as it is; the message names it and the ways out."""
+
+
+WAYS_OUT = (
+    "Two ways out: delete the folder (or move it away to keep it), or start this search afresh "
+    "with OVERWRITE = True (overwrite=True), which deletes it."
+)
+SIGNATURE = "lab_search.json"  # what a search was started with, beside KerasTuner's own state
+
+
+def _damaged(folder: Path, problem: str) -> str:
+    return (
+        f"The search folder {folder} is damaged: {problem}. Its trials cannot be resumed safely. {WAYS_OUT}"
+    )
+
+
+def _read_state(path: Path, keys: Sequence[str]) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SearchStateError(_damaged(path.parent, f"{path.name} is missing")) from None
+    except (OSError, ValueError) as exc:
+        raise SearchStateError(_damaged(path.parent, f"{path} cannot be read as JSON ({exc})")) from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise SearchStateError(_damaged(path.parent, f"{path} lacks {', '.join(missing)}"))
+    return state
+
+
+def check_search_folder(folder: Path | str) -> None:
+    """Raise `SearchStateError` if a search folder on disk cannot be resumed as it is.
+
+    Checks that KerasTuner's `oracle.json` and every trial's `trial.json` can be read,
+    that every trial the oracle lists still has its folder, and that a folder holding
+    trials also holds the tuner's own state (without it KerasTuner would start afresh
+    and write new trials over the old ones). Changes nothing on disk.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise SearchStateError(
+            f"{folder} is a file, not a search folder. Choose another project_name or directory."
+        )
+    trial_dirs = sorted(p for p in folder.glob("trial_*") if p.is_dir())
+    tuner_file = folder / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
+    if not tuner_file.exists():
+        if trial_dirs or (folder / "oracle.json").exists():
+            raise SearchStateError(
+                _damaged(folder, f"it holds trials but no {tuner_file.name}, the tuner's state")
+            )
+        return
+    _read_state(tuner_file, ())
+    oracle = _read_state(
+        folder / "oracle.json", ("start_order", "end_order", "ongoing_trials", "hyperparameters")
+    )
+    on_disk = set()
+    for trial_dir in trial_dirs:
+        trial = _read_state(trial_dir / "trial.json", ("trial_id", "status", "hyperparameters"))
+        on_disk.add(str(trial["trial_id"]))
+    listed = {
+        str(t) for t in [*oracle["start_order"], *oracle["end_order"], *oracle["ongoing_trials"].values()]
+    }
+    lost = sorted(listed - on_disk, key=lambda t: (len(t), t))
+    if lost:
+        raise SearchStateError(
+            _damaged(
+                folder, f"oracle.json lists trial(s) {', '.join(lost)} whose folder or trial.json is gone"
+            )
+        )
+
+
+def _plain_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _search_signature(hypermodel, kind: str, objective: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """What makes trials of one search comparable: kind, objective, space, fixed values, seed, budgets."""
+    signature: dict[str, Any] = {
+        "kind": kind,
+        "objective": objective,
+        "hypermodel": type(hypermodel).__name__,
+    }
+    if hasattr(hypermodel, "declare"):
+        space = hypermodel.declare().get_config()["space"]
+        signature["space"] = {item["config"]["name"]: item for item in space}
+        signature["fixed"] = hypermodel.fixed
+        signature["patience"] = hypermodel.patience
+        signature["seed"] = hypermodel.seed
+    signature.update(extra)
+    return _plain_json(signature)
+
+
+def _differences(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    lines = []
+    for key in sorted(set(stored) | set(new)):
+        old_value, new_value = stored.get(key, "(not recorded)"), new.get(key, "(not recorded)")
+        if old_value == new_value:
+            continue
+        if isinstance(old_value, dict) and isinstance(new_value, dict):
+            names = sorted(set(old_value) | set(new_value))
+            changed = [n for n in names if old_value.get(n) != new_value.get(n)]
+            if key == "space":  # whole hyperparameter declarations: name them only
+                lines.append(f"space differs for {', '.join(changed)}")
+                continue
+            for n in changed:
+                was, now = old_value.get(n, "(not set)"), new_value.get(n, "(not set)")
+                lines.append(f"{key} {n} was {_short(was)}, now {_short(now)}")
+        else:
+            lines.append(f"{key} was {_short(old_value)}, now {_short(new_value)}")
+    return lines
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _agree(folder: Path, part: str, new: dict[str, Any], *, record: bool = True) -> None:
+    """Record `new` under `part` of the folder's signature (when `record`), or refuse if another is there."""
+    path = folder / SIGNATURE
+    stored = _read_state(path, ()) if path.exists() else {}
+    if part in stored and stored[part] != new:
+        changes = "; ".join(_differences(stored[part], new))
+        if part == "data":
+            changes += "; another dataset, seed or subset size gives other splits"
+        raise SearchStateError(
+            f"The search in {folder} was started with other settings than this one ({changes}). "
+            "Resuming would mix trials of two searches in one table. Give this search another "
+            "project_name, or start afresh with OVERWRITE = True (overwrite=True), which deletes the old one."
+        )
+    if record and stored.get(part) != new:
+        _save_json(path, {**stored, part: new})
 
 
 class GridOracle(kt.Oracle):
@@ -355,7 +499,40 @@ def make_tuner(
     if kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
     seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
-    common = dict(
+    _check_objective_reported(hypermodel, objective)
+    options: dict[str, Any] = {}
+    if kind == "hyperband":
+        max_epochs = checks.integer(max_epochs, "max_epochs", minimum=1)
+        factor = checks.integer(factor, "factor", minimum=2)
+        if max_epochs < factor:
+            raise ValueError(f"Hyperband needs max_epochs >= factor, got {max_epochs} and {factor}")
+        options = dict(max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations)
+    else:
+        max_trials = checks.integer(max_trials, "max_trials", minimum=1)
+        options = dict(max_trials=max_trials)
+        if kind == "grid":
+            _check_grid(hypermodel)
+        if kind == "bayesian":
+            options["num_initial_points"] = (
+                initial_points(max_trials) if num_initial_points is None else num_initial_points
+            )
+    folder = Path(directory) / project_name
+    budget = {k: v for k, v in options.items() if k != "max_trials"}  # more trials may be added later
+    signature = _search_signature(hypermodel, kind, objective, {"oracle_seed": oracle_seed(seed), **budget})
+    if not overwrite:
+        check_search_folder(folder)  # a damaged folder is reported before KerasTuner touches it
+        trials = [_read_state(p, ("status",)) for p in sorted(folder.glob("trial_*/trial.json"))]
+        if trials and all(t["status"] in ("FAILED", "INVALID") for t in trials):
+            # A failed trial holds no work, and the settings may have changed to fix the cause.
+            last = _last_line(trials[-1].get("message") or "") or "no message"
+            print(
+                f"Every trial of the earlier search in {folder} failed ({len(trials)}; the last said: "
+                f"{last}). A failed trial holds no work, so the search starts afresh."
+            )
+            overwrite = True
+        else:
+            _agree(folder, "search", signature, record=False)
+    tuner = _CLASSES[kind](
         hypermodel=hypermodel,
         objective=make_objective(objective),
         seed=oracle_seed(seed),
@@ -363,22 +540,20 @@ def make_tuner(
         project_name=project_name,
         overwrite=overwrite,
         max_consecutive_failed_trials=max_consecutive_failed_trials,
+        **options,
     )
-    if kind == "hyperband":
-        if max_epochs < factor:
-            raise ValueError(f"Hyperband needs max_epochs >= factor, got {max_epochs} and {factor}")
-        return Hyperband(
-            max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, **common
+    _agree(folder, "search", signature)
+    return tuner
+
+
+def _check_objective_reported(hypermodel, objective: str) -> None:
+    make_objective(objective)  # an unknown name is refused with the list of known ones
+    reports = getattr(hypermodel, "REPORTS", None)
+    if reports is not None and objective not in (*reports, "val_probe_accuracy"):
+        raise ValueError(
+            f"{type(hypermodel).__name__} does not report {objective!r}; its trials report "
+            f"{', '.join(reports)}, and val_probe_accuracy when the search is given labels."
         )
-    if max_trials < 1:
-        raise ValueError(f"max_trials must be >= 1, got {max_trials}")
-    if kind == "grid":
-        _check_grid(hypermodel)
-    if kind == "bayesian":
-        if num_initial_points is None:
-            num_initial_points = initial_points(max_trials)
-        return BayesianOptimization(max_trials=max_trials, num_initial_points=num_initial_points, **common)
-    return _CLASSES[kind](max_trials=max_trials, **common)
 
 
 def oracle_seed(seed: int) -> int:
@@ -398,6 +573,9 @@ def initial_points(max_trials: int) -> int:
 def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool = True) -> pd.DataFrame:
     """Run (or resume) a search on the dataset's training and validation splits.
 
+    A search resumed on other data (another dataset, split or seed) or with another
+    epoch budget is refused: its trials would not compare with the earlier ones.
+
     Args:
         epochs: per-trial epochs (Hyperband sets its own per trial).
         labels: pass the labels too, so every trial also reports `val_probe_accuracy`.
@@ -405,15 +583,52 @@ def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool 
     Returns:
         `trials_frame(tuner)`.
     """
+    labels = config.flag(labels, "labels")
+    epochs = checks.integer(epochs, "epochs", minimum=1)
+    objective = tuner.oracle.objective.name
+    if objective == "val_probe_accuracy" and not labels:
+        raise ValueError("The objective val_probe_accuracy needs the labels: call search(..., labels=True).")
+    _agree(
+        Path(tuner.project_dir),
+        "data",
+        {
+            "dataset": dataset.name,
+            "sizes": dataset.sizes(),
+            "checksum": _checksum(dataset),
+            "labels": labels,
+            "epochs": None if isinstance(tuner, kt.Hyperband) else epochs,
+        },
+    )
     with _search_context():
-        tuner.search(
-            dataset.x_train,
-            validation_data=dataset.x_val,
-            labels=(dataset.y_train, dataset.y_val) if labels else None,
-            epochs=epochs,
-            verbose=0,
-        )
+        try:
+            tuner.search(
+                dataset.x_train,
+                validation_data=dataset.x_val,
+                labels=(dataset.y_train, dataset.y_val) if labels else None,
+                epochs=epochs,
+                verbose=0,
+            )
+        except RuntimeError as exc:
+            if "consecutive failures" not in str(exc):
+                raise
+            raise RuntimeError(
+                f"The search in {tuner.project_dir} stopped after "
+                f"{tuner.oracle.max_consecutive_failed_trials} failed trials in a row; the last said: "
+                f"{_last_line(str(exc))}. Every trial's message is in trials_frame(tuner)['message']. "
+                "Fix the cause and run the search again: its finished trials are kept (and a search "
+                "whose trials all failed starts afresh)."
+            ) from None
     return trials_frame(tuner)
+
+
+def _checksum(dataset: Dataset) -> str:
+    """A short fingerprint of the training and validation splits a search trains on."""
+    import zlib
+
+    value = 0
+    for array in (dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val):
+        value = zlib.crc32(np.ascontiguousarray(array).tobytes(), value)
+    return f"{value:08x}"
 
 
 @contextlib.contextmanager
@@ -478,15 +693,27 @@ def trials_frame(tuner: kt.Tuner) -> pd.DataFrame:
         row["message"] = _last_line(trial.message) if trial.message else ""
         row["history"] = record.get("history", {})
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=None if rows else list(TRIAL_COLUMNS))
     for name in OBJECTIVES:
         if name in frame and frame[name].dtype == object:
             frame[name] = pd.to_numeric(frame[name])
     return frame
 
 
+def _objective_column(frame: pd.DataFrame, objective: str) -> str:
+    """`objective` if the trials report it; otherwise a KeyError naming the ones they do report."""
+    reported = [name for name in OBJECTIVES if name in frame.columns]
+    if objective not in OBJECTIVES or objective not in frame.columns:
+        have = ", ".join(reported) if reported else "none yet (no trial has finished)"
+        raise KeyError(f"The trials do not report {objective!r}; objectives they report: {have}.")
+    return objective
+
+
 def best_so_far(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
-    """The best objective after each trial against the epochs consumed so far."""
+    """The best objective after each trial against the epochs consumed so far (empty for no trials)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["trial", "epochs_consumed", "best"])
+    _objective_column(frame, objective)
     sign = 1 if OBJECTIVES[objective] == "min" else -1
     best, points = math.inf, []
     consumed = 0
@@ -506,9 +733,13 @@ def completed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def best_trial(frame: pd.DataFrame, objective: str) -> pd.Series:
     """The best completed trial's row."""
-    done = completed(frame).dropna(subset=[objective])
+    if completed(frame).empty:
+        failed = int((frame["status"] == "FAILED").sum())
+        why = f" ({failed} failed: see the table's message column)" if failed else ""
+        raise ValueError(f"No trial has completed yet{why}: run (or resume) the search first.")
+    done = completed(frame).dropna(subset=[_objective_column(frame, objective)])
     if done.empty:
-        raise ValueError("No trial has completed yet: run (or resume) the search first.")
+        raise ValueError(f"No completed trial reports {objective!r}.")
     index = done[objective].idxmin() if OBJECTIVES[objective] == "min" else done[objective].idxmax()
     return done.loc[index]
 
@@ -618,11 +849,30 @@ def space_table(hypermodel) -> pd.DataFrame:
 
 
 def load_trial_model(tuner: kt.Tuner, trial_id: str):
-    """A trial's model with its best weights, as saved at the end of the trial."""
+    """A trial's model with its best weights, as saved at the end of the trial.
+
+    Raises:
+        KeyError: for a trial the search does not have.
+        ValueError: for a trial that did not complete (it saved no weights).
+    """
+    trial_id = str(trial_id)
+    trials = tuner.oracle.trials
+    if trial_id not in trials:
+        known = sorted(trials, key=lambda t: (len(t), t))
+        raise KeyError(
+            f"The search has no trial {trial_id!r}; its trials are {', '.join(known) or 'none yet'}."
+        )
+    trial = trials[trial_id]
+    if trial.status != "COMPLETED":
+        why = f": {_last_line(trial.message)}" if trial.message else ""
+        raise ValueError(
+            f"Trial {trial_id} is {trial.status}{why}, so it saved no model. Load a completed trial, "
+            "for example tuning.best_trial(frame, objective)['trial']."
+        )
     with warnings.catch_warnings():
         # Only weights are saved; the optimizer starts afresh, as intended.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        return tuner.load_model(tuner.oracle.get_trial(trial_id))
+        return tuner.load_model(trial)
 
 
 def hyperparameter_values(frame_row: pd.Series, hypermodel) -> dict[str, Any]:

@@ -1,0 +1,278 @@
+"""A search folder is checked when a search resumes: damaged, mixed or failed state is answered in words."""
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from lab import config, data, tuning
+from lab.hypermodels import DenseAutoencoderHyperModel, VAEHyperModel
+
+WAYS_OUT = "OVERWRITE = True"
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return data.load_for(config.preset("quick", max_train=120, max_eval=60))
+
+
+def _hypermodel(ds, **changes):
+    settings = dict(tune=("learning_rate",), patience=None, seed=0)
+    settings.update(changes)
+    return DenseAutoencoderHyperModel(ds.n_features, **settings)
+
+
+def _tuner(ds, folder, kind="random", hypermodel=None, **kwargs):
+    settings = dict(max_trials=2, directory=folder, project_name="p")
+    settings.update(kwargs)
+    return tuning.make_tuner(kind, hypermodel or _hypermodel(ds), **settings)
+
+
+@pytest.fixture(scope="module")
+def finished(ds, tmp_path_factory):
+    """A finished random search of two trials, copied by each test before it is damaged."""
+    folder = tmp_path_factory.mktemp("finished")
+    tuning.search(_tuner(ds, folder), ds, epochs=1)
+    return folder
+
+
+@pytest.fixture
+def search(finished, tmp_path):
+    shutil.copytree(finished, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def _snapshot(folder):
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _refused(folder, call, *words, error=tuning.SearchStateError):
+    before = _snapshot(folder)
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    for word in words:
+        assert word in message, message
+    assert _snapshot(folder) == before, "the folder was changed"
+    return message
+
+
+# Damaged or incomplete folders --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (
+            lambda p: (p / "oracle.json").write_text('{"start_order": ['),
+            ["oracle.json cannot be read as JSON"],
+        ),
+        (lambda p: (p / "oracle.json").write_text(""), ["oracle.json cannot be read as JSON"]),
+        (lambda p: (p / "oracle.json").unlink(), ["oracle.json is missing"]),
+        (lambda p: (p / "oracle.json").write_text("[]"), ["oracle.json lacks start_order"]),
+        (lambda p: (p / "oracle.json").write_text('{"seed": 1}'), ["lacks start_order, end_order"]),
+        (
+            lambda p: (p / "trial_0" / "trial.json").write_text('{"trial_id": "0", "sta'),
+            ["trial.json cannot be read"],
+        ),
+        (lambda p: (p / "trial_1" / "trial.json").unlink(), ["trial_1", "trial.json is missing"]),
+        (lambda p: shutil.rmtree(p / "trial_0"), ["lists trial(s) 0 whose folder or trial.json is gone"]),
+        (lambda p: (p / "tuner0.json").unlink(), ["holds trials but no tuner0.json"]),
+        (lambda p: (p / "tuner0.json").write_text("{{"), ["tuner0.json cannot be read as JSON"]),
+    ],
+    ids=[
+        "oracle-truncated",
+        "oracle-empty",
+        "oracle-missing",
+        "oracle-a-list",
+        "oracle-missing-keys",
+        "trial-truncated",
+        "trial-json-deleted",
+        "trial-folder-deleted",
+        "tuner-state-missing",
+        "tuner-state-garbled",
+    ],
+)
+def test_a_damaged_search_folder_is_named_with_the_ways_out(ds, search, damage, words):
+    folder = search / "p"
+    damage(folder)
+    message = _refused(search, lambda: _tuner(ds, search), str(folder), *words, "is damaged", WAYS_OUT)
+    assert "delete the folder" in message
+
+
+def test_a_damaged_folder_can_be_started_afresh_with_overwrite(ds, search):
+    (search / "p" / "oracle.json").write_text("not json")
+    tuner = _tuner(ds, search, overwrite=True)
+    assert tuner.oracle.trials == {}
+
+
+def test_a_file_where_the_search_folder_should_be_is_refused(ds, tmp_path):
+    (tmp_path / "p").write_text("notes")
+    _refused(tmp_path, lambda: _tuner(ds, tmp_path), "is a file, not a search folder")
+
+
+# A resumed search whose settings or data changed --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(hypermodel=dict(tune=("units",))), ["space differs for learning_rate, units"]),
+        (dict(hypermodel=dict(fixed={"latent_dim": 4})), ['fixed latent_dim was "(not set)", now 4']),
+        (dict(hypermodel=dict(patience=3)), ["patience was null, now 3"]),
+        (dict(hypermodel=dict(seed=1)), ["seed was 0, now 1"]),
+        (dict(objective="val_probe_accuracy"), ['objective was "val_mse", now "val_probe_accuracy"']),
+        (dict(kind="bayesian"), ['kind was "random", now "bayesian"']),
+        (dict(seed=5), ["oracle_seed was 1, now 5001"]),
+    ],
+    ids=["space", "fixed", "patience", "model-seed", "objective", "kind", "search-seed"],
+)
+def test_a_search_resumed_with_other_settings_refuses_to_mix_them(ds, search, changes, words):
+    hypermodel = _hypermodel(ds, **changes.pop("hypermodel", {}))
+    _refused(
+        search,
+        lambda: _tuner(ds, search, hypermodel=hypermodel, **changes),
+        "was started with other settings",
+        *words,
+        "another project_name",
+        WAYS_OUT,
+    )
+
+
+def test_a_search_resumed_on_other_data_or_epochs_refuses_to_mix_them(ds, search):
+    tuner = _tuner(ds, search)
+    other_split = data.load_for(config.preset("quick", max_train=120, max_eval=60, seed=1))
+    _refused(search, lambda: tuning.search(tuner, other_split, epochs=1), "checksum was")
+    _refused(search, lambda: tuning.search(tuner, ds, epochs=2), "epochs was 1, now 2")
+    _refused(search, lambda: tuning.search(tuner, ds, epochs=1, labels=False), "labels was true, now false")
+
+
+def test_the_same_search_resumes_and_more_trials_may_be_added(ds, search):
+    frame = tuning.search(_tuner(ds, search, max_trials=3), ds, epochs=1)
+    assert len(frame) == 3 and (frame["status"] == "COMPLETED").all()
+
+
+def test_a_search_from_before_the_signature_resumes_and_gets_one(ds, search):
+    (search / "p" / tuning.SIGNATURE).unlink()
+    frame = tuning.search(_tuner(ds, search), ds, epochs=1)
+    assert len(frame) == 2
+    assert set(json.loads((search / "p" / tuning.SIGNATURE).read_text())) == {"search", "data"}
+
+
+# Failed trials ------------------------------------------------------------------------------
+
+
+def _diverging(ds, rate=1e6):
+    return _hypermodel(
+        ds,
+        tune=("learning_rate",),
+        fixed={"optimizer": "momentum"},
+        choices={"learning_rate": [rate, rate * 2]},
+    )
+
+
+def test_a_search_whose_trials_all_failed_starts_afresh_when_run_again(ds, tmp_path, capsys):
+    failing = tuning.search(_tuner(ds, tmp_path, "grid", _diverging(ds)), ds, epochs=2)
+    assert (failing["status"] == "FAILED").all() and len(failing) == 2
+    # Run again with a setting that works: the failed trials are not kept, the new ones run.
+    working = _diverging(ds, rate=1e-3)
+    frame = tuning.search(_tuner(ds, tmp_path, "grid", working), ds, epochs=2)
+    assert "Every trial of the earlier search" in capsys.readouterr().out
+    assert list(frame["status"]) == ["COMPLETED", "COMPLETED"]
+    assert sorted(frame["learning_rate"]) == [1e-3, 2e-3]
+
+
+def test_too_many_failures_in_a_row_stop_the_search_in_words(ds, tmp_path):
+    tuner = _tuner(ds, tmp_path, "grid", _diverging(ds), max_consecutive_failed_trials=2)
+    with pytest.raises(RuntimeError) as info:
+        tuning.search(tuner, ds, epochs=2)
+    message = str(info.value)
+    assert "stopped after 2 failed trials in a row" in message and "NaN" in message
+    assert "trials_frame(tuner)['message']" in message
+
+
+def test_the_model_of_a_failed_or_unknown_trial_is_refused_in_words(ds, tmp_path):
+    hm = _hypermodel(ds, fixed={"optimizer": "momentum"}, choices={"learning_rate": [1e6, 1e-2]})
+    tuner = _tuner(ds, tmp_path, "grid", hm)
+    frame = tuning.search(tuner, ds, epochs=2)
+    assert list(frame["status"]) == ["FAILED", "COMPLETED"]
+    with pytest.raises(ValueError, match="Trial 0 is FAILED: .*NaN.*saved no model"):
+        tuning.load_trial_model(tuner, "0")
+    with pytest.raises(KeyError, match="no trial '7'; its trials are 0, 1"):
+        tuning.load_trial_model(tuner, 7)
+    assert tuning.load_trial_model(tuner, 1)(ds.x_val[:2]).shape == (2, ds.n_features)
+
+
+# Table helpers and objectives ---------------------------------------------------------------
+
+
+def test_table_helpers_work_on_a_search_with_no_trials(ds, tmp_path):
+    frame = tuning.trials_frame(_tuner(ds, tmp_path))
+    assert list(frame.columns) == list(tuning.TRIAL_COLUMNS) and frame.empty
+    assert tuning.completed(frame).empty and tuning.best_so_far(frame, "val_mse").empty
+    assert not tuning.capped(frame, 3).any()
+    with pytest.raises(ValueError, match="No trial has completed yet"):
+        tuning.best_trial(frame, "val_mse")
+
+
+def test_an_objective_the_trials_do_not_report_is_named_with_the_ones_they_do(finished):
+    frame = tuning.trials_frame(_tuner_for_reading(finished))
+    for helper in (tuning.best_trial, tuning.best_so_far):
+        with pytest.raises(
+            KeyError, match="do not report 'val_neg_elbo'; objectives they report: val_mse, val_pro"
+        ):
+            helper(frame, "val_neg_elbo")
+        with pytest.raises(KeyError, match="do not report 'loss'"):
+            helper(frame, "loss")
+
+
+def _tuner_for_reading(folder):
+    ds = data.load_for(config.preset("quick", max_train=120, max_eval=60))
+    return _tuner(ds, folder)
+
+
+def test_an_objective_the_hypermodel_cannot_report_is_refused_before_the_search(ds, tmp_path):
+    with pytest.raises(ValueError, match="does not report 'val_neg_elbo'; its trials report val_mse"):
+        _tuner(ds, tmp_path, objective="val_neg_elbo")
+    with pytest.raises(ValueError, match="Unknown objective 'mse'"):
+        _tuner(ds, tmp_path, objective="mse")
+    vae = VAEHyperModel(ds.n_features, tune=("beta",), patience=None)
+    assert _tuner(ds, tmp_path, hypermodel=vae, project_name="vae", objective="val_kl") is not None
+    tuner = _tuner(ds, tmp_path, project_name="probe", objective="val_probe_accuracy")
+    with pytest.raises(ValueError, match="needs the labels"):
+        tuning.search(tuner, ds, epochs=1, labels=False)
+    assert not list((tmp_path / "p").glob("trial_*"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(max_trials=0), "max_trials must be a whole number of 1 or more"),
+        (dict(max_trials="2"), None),
+        (dict(seed=-1), "seed must be a whole number from 0"),
+        (dict(seed=2**32), "seed must be a whole number from 0"),
+        (dict(kind="hyperband", max_epochs=2, factor=3), "max_epochs >= factor"),
+        (dict(kind="hyperband", factor=1), "factor must be a whole number of 2 or more"),
+        (dict(kind="annealing"), "Unknown tuner kind 'annealing'"),
+    ],
+)
+def test_bad_tuner_arguments_are_named(ds, tmp_path, kwargs, words):
+    if words is None:
+        assert _tuner(ds, tmp_path, **kwargs).oracle.max_trials == 2
+        return
+    with pytest.raises(ValueError, match=None) as info:
+        _tuner(ds, tmp_path, **kwargs)
+    assert words in str(info.value)
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_large_seed_stays_in_numpys_range():
+    assert tuning.oracle_seed(0) == 1 and tuning.oracle_seed(5) == 5001
+    assert 0 <= tuning.oracle_seed(2**32 - 1) < 2**32 - 2**20
+    assert np.random.RandomState(tuning.oracle_seed(2**32 - 1)) is not None
