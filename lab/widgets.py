@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from lab import evaluate, panel_views, sweeps
+from lab import checks, evaluate, panel_views, sweeps
 from lab.config import RunConfig
 from lab.data import Dataset
 from lab.models.dense import ACTIVATIONS
@@ -85,6 +85,8 @@ _SHARED_CONTROLS = (
 )
 DENSE_CONTROLS = _SHARED_CONTROLS + ("dropout", "l1", "l2", "noise_std")
 VAE_CONTROLS = _SHARED_CONTROLS + ("beta", "warmup_epochs")
+# Every control each kind of model can use: its defaults, and the regularizers it also has.
+USABLE = {"dense": DENSE_CONTROLS, "vae": VAE_CONTROLS + ("dropout", "l2")}
 _FIT = ("batch_size", "epochs")
 
 
@@ -156,20 +158,40 @@ class RetrainPanel:
         patience: int | None = None,
         live_interval: float = 1.0,
     ):
-        if kind not in ("dense", "vae"):
-            raise ValueError(f"kind must be 'dense' or 'vae', got {kind!r}")
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"dataset must be a Dataset (data.load_for(cfg)), got {type(dataset).__name__}")
+        if not isinstance(cfg, RunConfig):
+            raise TypeError(f"cfg must be a RunConfig (config.preset(...)), got {type(cfg).__name__}")
+        kind = checks.choice(kind, "kind", tuple(USABLE))
+        patience = checks.integer(
+            patience, "patience", minimum=1, optional=True, hint="None trains every epoch."
+        )
+        live_interval = checks.number(live_interval, "live_interval", minimum=0)
         self.dataset, self.cfg, self.kind, self.patience = dataset, cfg, kind, patience
         self.live_interval = live_interval
         every = _controls(dataset.n_features)
-        names = controls or (DENSE_CONTROLS if kind == "dense" else VAE_CONTROLS)
+        if controls is None:
+            names = DENSE_CONTROLS if kind == "dense" else VAE_CONTROLS
+        else:
+            names = (controls,) if isinstance(controls, str) else tuple(dict.fromkeys(controls))
+            if not names:
+                raise ValueError("controls is empty: name at least one, or pass None for the defaults.")
         unknown = sorted(set(names) - set(every))
         if unknown:
             raise ValueError(f"Unknown control(s) {unknown}; available: {sorted(every)}")
+        unusable = [name for name in names if name not in USABLE[kind]]
+        if unusable:
+            raise ValueError(
+                f"A {kind} panel cannot use {', '.join(unusable)}: the model has no such setting. "
+                f"Controls a {kind} panel can use: {', '.join(USABLE[kind])}."
+            )
         self.controls = {name: every[name] for name in names}
+        for name, control in self.controls.items():
+            _refuse_outside_range(self, name, control)
         # Training settings without a control keep the control's default (batch size 64:
         # a quarter of the workshop's steps, so a run answers in about a second).
         self.fixed = {name: every[name].value for name in _FIT if name not in self.controls}
-        if kind == "vae":
+        if kind == "vae" and "latent_dim" in self.controls:
             self.controls["latent_dim"].value = cfg.generative_latent_dim
         self.baseline = evaluate.mean_image_error(dataset.x_train, dataset.x_val)
         self.cache: dict[tuple, PanelResult] = {}
@@ -308,7 +330,17 @@ class RetrainPanel:
             if key in self.cache:
                 self._show(self.cache[key], note="(from the cache: this setting was trained before)")
                 return self.cache[key]
-            return self._fit(settings, key, interruptible, requested or time.time())
+            try:
+                return self._fit(settings, key, interruptible, requested or time.time())
+            except Exception as exc:
+                # Whatever went wrong, the panel says so and leaves "training" behind.
+                self._refused(
+                    f"<b style='color:#b00'>Failed</b> ({type(exc).__name__}): {html.escape(str(exc))}. "
+                    "Earlier results are kept; change a setting and train again."
+                )
+                if not interruptible:
+                    raise  # code that called train() learns of it too
+                return None
 
     def _fit(
         self, settings: dict[str, Any], key: tuple, interruptible: bool, requested: float
@@ -510,6 +542,45 @@ class _LiveCurve:
             self.panel.numbers.value = f"{self.panel._training_header}<br>epoch {epoch} of {self.epochs}"
             self.drawn = time.perf_counter()
         self.seconds += time.perf_counter() - start
+
+
+def _refuse_outside_range(panel: RetrainPanel, name: str, control: w.ValueWidget) -> None:
+    """Replace the control's silent clamping with a refusal in words, for values set in code.
+
+    ipywidgets moves a slider value set outside its range to the nearest end without a
+    word, so `controls["latent_dim"].value = 500` would train a different model than
+    the one asked for. A value outside the range (or not among a list's options) is
+    refused with a TraitError that says what the control takes, and the panel says so too.
+    """
+    from traitlets import TraitError
+
+    def validate(_widget, proposal):
+        value = proposal["value"]
+        options = getattr(control, "options", None)
+        if options is not None:
+            values = [option[1] if isinstance(option, tuple) else option for option in options]
+            for option in values:
+                if (
+                    type(option) is type(value)
+                    and option == value
+                    or (isinstance(value, (int, float)) and not isinstance(value, bool) and option == value)
+                ):
+                    return option
+            allowed = f"one of {', '.join(_fmt(v) for v in values)}"
+        else:
+            low, high = control.min, control.max
+            if isinstance(control, w.FloatLogSlider):
+                low, high = control.base**low, control.base**high
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
+                return value
+            allowed = f"values from {_fmt(low)} to {_fmt(high)}"
+        message = (
+            f"{name} takes {allowed} on this panel; got {value!r}, so it was left at {_fmt(control.value)}."
+        )
+        panel.message.value = f"<b style='color:#b00'>Not set:</b> {html.escape(message)}"
+        raise TraitError(message)
+
+    control._register_validator(validate, ["value"])
 
 
 def _fmt(value: Any) -> str:

@@ -1,5 +1,7 @@
 """The retraining panel driven through its widgets, as a person would, without a browser."""
 
+import html
+
 import pytest
 
 from lab import config, data
@@ -178,3 +180,102 @@ def test_static_figures_of_the_last_run(setting):
     panel.train()
     figures = panel.figures()
     assert set(figures) == {"curves", "reconstructions"}
+
+
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("latent_dim", 500, "latent_dim takes values from 1 to 128"),
+        ("latent_dim", 0, "got 0"),
+        ("latent_dim", -3, "got -3"),
+        ("epochs", 1000, "epochs takes values from 1 to 200"),
+        ("learning_rate", 100.0, "learning_rate takes values from 1.0e-05 to 10.0"),
+        ("learning_rate", float("nan"), "got nan"),
+        ("dropout", 0.95, "dropout takes values from 0.0 to 0.8"),
+        ("units", 100, "units takes one of 16, 32, 64, 128, 256, 512"),
+        ("units", "big", "got 'big'"),
+        ("batch_size", True, "got True"),
+        ("activation", "gelu", "activation takes one of relu"),
+        ("l1", 0.5, "l1 takes one of 0.0, 1.0e-05"),
+    ],
+)
+def test_a_value_set_in_code_outside_a_control_is_refused_not_clamped(setting, name, value, words):
+    from traitlets import TraitError
+
+    panel = _panel(setting)
+    before = panel.settings()
+    with pytest.raises(TraitError) as info:
+        panel.controls[name].value = value
+    assert words in str(info.value) and "so it was left at" in str(info.value)
+    assert panel.settings() == before  # not moved to the nearest end
+    assert "Not set" in panel.message.value and words in html.unescape(panel.message.value)
+
+
+def test_values_within_a_control_are_set_as_given(setting):
+    panel = _panel(setting)
+    panel.controls["units"].value = 64.0  # the same number as an option
+    panel.controls["learning_rate"].value = 1e-3
+    assert panel.settings()["units"] == 64 and type(panel.settings()["units"]) is int
+    assert panel.settings()["learning_rate"] == 1e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(kind="vae", controls=("l1",)), "A vae panel cannot use l1"),
+        (dict(kind="vae", controls=("beta", "noise_std")), "cannot use noise_std"),
+        (
+            dict(kind="dense", controls=("beta", "warmup_epochs")),
+            "A dense panel cannot use beta, warmup_epochs",
+        ),
+        (dict(controls=()), "controls is empty"),
+        (dict(controls=("momentum",)), "Unknown control(s) ['momentum']"),
+        (dict(kind="VAE"), "Did you mean 'vae'?"),
+        (dict(kind="gan"), "kind must be one of 'dense', 'vae'"),
+        (dict(patience=0), "patience must be a whole number of 1 or more or None"),
+        (dict(patience="5"), None),
+        (dict(live_interval=-1), "live_interval must be a finite number >= 0"),
+    ],
+)
+def test_panel_arguments_are_checked_when_the_panel_is_made(setting, kwargs, words):
+    cfg, ds = setting
+    if words is None:
+        assert RetrainPanel(ds, cfg, **kwargs).patience == 5
+        return
+    with pytest.raises(ValueError) as info:
+        RetrainPanel(ds, cfg, **kwargs)
+    assert words in str(info.value)
+
+
+def test_a_panel_refuses_arguments_of_the_wrong_kind(setting):
+    cfg, ds = setting
+    with pytest.raises(TypeError, match="dataset must be a Dataset"):
+        RetrainPanel(ds.x_train, cfg)
+    with pytest.raises(TypeError, match="cfg must be a RunConfig"):
+        RetrainPanel(ds, cfg.as_dict())
+
+
+def test_a_vae_panel_without_a_latent_control_and_a_single_control_by_name(setting):
+    cfg, ds = setting
+    panel = RetrainPanel(ds, cfg, kind="vae", controls="beta")
+    assert list(panel.controls) == ["beta"]
+    with pytest.raises(ValueError, match="regularizers"):
+        RetrainPanel(ds, cfg, kind="vae", controls=("dropout", "l2", "regularizers"))
+
+
+def test_any_failure_of_a_run_from_code_is_shown_in_the_panel_and_raised(setting, monkeypatch):
+    from lab import sweeps
+
+    panel = _panel(setting)
+    kept = panel.train()
+
+    def broken(*args, **kwargs):
+        raise TypeError("train_dense() got an unexpected keyword argument 'gamma'")
+
+    monkeypatch.setattr(sweeps, "train_dense", broken)
+    panel.controls["latent_dim"].value = 3
+    with pytest.raises(TypeError, match="gamma"):
+        panel.train()
+    assert "Failed</b> (TypeError)" in panel.message.value and "gamma" in panel.message.value
+    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
+    assert panel.runs == [kept]
