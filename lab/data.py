@@ -375,8 +375,7 @@ def _missing_message(name: str, paths: list[Path], download: bool) -> str:
 
 def add_gaussian_noise(x: np.ndarray, std: float, *, seed: int = 0) -> np.ndarray:
     """Add zero-mean Gaussian noise of standard deviation `std`, clipped to [0, 1]."""
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
+    std = checks.number(std, "std", minimum=0)
     rng = np.random.default_rng(seed)
     noisy = x + rng.normal(0.0, std, size=x.shape)
     return np.clip(noisy, 0.0, 1.0).astype(x.dtype)
@@ -384,8 +383,7 @@ def add_gaussian_noise(x: np.ndarray, std: float, *, seed: int = 0) -> np.ndarra
 
 def add_masking_noise(x: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
     """Set a random `fraction` of each image's pixels to zero."""
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    fraction = checks.number(fraction, "fraction", minimum=0, maximum=1)
     rng = np.random.default_rng(seed)
     keep = rng.random(x.shape) >= fraction
     return (x * keep).astype(x.dtype)

@@ -119,7 +119,7 @@ class _AutoencoderHyperModel(kt.HyperModel):
         name: str | None = None,
     ):
         super().__init__(name=name, tunable=True)
-        tune = tuple(self.TUNED if tune is None else tune)
+        tune = (tune,) if isinstance(tune, str) else tuple(self.TUNED if tune is None else tune)
         fixed, choices = dict(fixed or {}), {k: tuple(v) for k, v in (choices or {}).items()}
         for label, names in (("tune", tune), ("fixed", fixed), ("choices", choices)):
             unknown = sorted(set(names) - set(self.SPACE))

@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from lab import checks
 from lab import seeds as seeds_mod
 from lab.config import ROOT, RunConfig, flag, preset
 
@@ -340,6 +341,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         study = get(args.study)
         cfg = preset(args.preset, dataset=args.dataset, seed=args.seed)
+        if args.seeds is not None:
+            args.seeds = checks.integer(args.seeds, "--seeds", minimum=1, maximum=1000)
+            if cfg.seed + args.seeds - 1 > checks.MAX_SEED:
+                raise ValueError(
+                    f"--seed {cfg.seed} with --seeds {args.seeds} runs past NumPy's largest seed."
+                )
+        checks.folder(args.out, "--out")
     except (KeyError, ValueError) as error:
         print(error.args[0], file=sys.stderr)
         return 2

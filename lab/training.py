@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lab import checks
 from lab._backend import keras, tf
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -86,8 +87,9 @@ def fit_autoencoder(
         counted from the model's first epoch), whether training
         stopped early or diverged (a NaN or infinite loss), and the wall time.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    epochs = checks.integer(epochs, "epochs", minimum=1)
+    batch_size = checks.integer(batch_size, "batch_size", minimum=1)
+    patience = checks.integer(patience, "patience", optional=True, hint="None trains every epoch.")
     if patience is not None and patience < 1:
         raise ValueError(
             f"patience must be at least 1 (epochs without improvement before stopping), got {patience}; "

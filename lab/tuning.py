@@ -516,7 +516,10 @@ def make_tuner(
             options["num_initial_points"] = (
                 initial_points(max_trials) if num_initial_points is None else num_initial_points
             )
-    folder = Path(directory) / project_name
+    directory = checks.folder(directory, "directory")
+    if not isinstance(project_name, str) or not project_name.strip() or any(c in project_name for c in "/\\"):
+        raise ValueError(f"project_name must be a folder name without slashes, got {project_name!r}")
+    folder = directory / project_name
     budget = {k: v for k, v in options.items() if k != "max_trials"}  # more trials may be added later
     signature = _search_signature(hypermodel, kind, objective, {"oracle_seed": oracle_seed(seed), **budget})
     if not overwrite:

@@ -252,3 +252,23 @@ def test_a_cap_just_below_the_split_keeps_every_class():
     ds = data.load_dataset("digits", max_train=full - 3)
     assert ds.sizes()["train"] == full - 3
     assert set(np.unique(ds.y_train)) == set(range(10))
+
+
+@pytest.mark.parametrize(
+    "noise, amount, words",
+    [
+        (data.add_gaussian_noise, "0.1", None),
+        (data.add_gaussian_noise, float("nan"), "std must be a finite number >= 0, got nan"),
+        (data.add_gaussian_noise, -0.1, "got -0.1"),
+        (data.add_masking_noise, 2, "fraction must be a finite number >= 0 and <= 1, got 2"),
+        (data.add_masking_noise, "half", "got 'half' (str)"),
+    ],
+)
+def test_noise_amounts_are_checked(noise, amount, words):
+    x = np.full((4, 64), 0.5, np.float32)
+    if words is None:
+        assert np.isfinite(noise(x, amount)).all()
+        return
+    with pytest.raises(ValueError) as info:
+        noise(x, amount)
+    assert words in str(info.value)

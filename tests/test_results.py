@@ -90,6 +90,27 @@ def test_the_command_lists_studies_and_refuses_unknown_ones(capsys):
     assert results.main(["no_such_study"]) == 2
     assert "Studies: " in capsys.readouterr().err
     assert results.main(["02_sweeps", "--preset", "huge"]) == 2
+    assert "Did you mean" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--preset", "Quick"], "Did you mean 'quick'?"),
+        (["--seed", "-2"], "seed (SEED in a notebook's parameters) must be a whole number from 0"),
+        (["--seeds", "0"], "--seeds must be a whole number from 1 to 1,000, got 0"),
+        (["--seed", str(2**32 - 2), "--seeds", "3", "--preset", "quick"], "past NumPy's largest seed"),
+        (["--out", "README.md"], "--out is 'README.md', which is a file"),
+        (["--dataset", "cifar"], "dataset (DATASET in a notebook's parameters) must be one of"),
+    ],
+)
+def test_the_command_checks_its_options_before_running(capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(config.ROOT)
+    ran = []
+    monkeypatch.setattr(results, "compute", lambda *a, **k: ran.append(a))
+    assert results.main(["02_sweeps", *argv]) == 2
+    assert words in capsys.readouterr().err
+    assert ran == []
 
 
 STUDY_RECORDS = sorted(p for p in results.RESULTS_DIR.glob("*.json") if not p.name.startswith("claims_"))

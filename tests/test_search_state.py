@@ -276,3 +276,18 @@ def test_a_large_seed_stays_in_numpys_range():
     assert tuning.oracle_seed(0) == 1 and tuning.oracle_seed(5) == 5001
     assert 0 <= tuning.oracle_seed(2**32 - 1) < 2**32 - 2**20
     assert np.random.RandomState(tuning.oracle_seed(2**32 - 1)) is not None
+
+
+def test_a_search_directory_that_is_a_file_or_a_project_name_with_a_slash_is_refused(ds, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(ValueError, match="directory is .*notes.txt', which is a file"):
+        _tuner(ds, a_file)
+    for name in ("a/b", "", "..\\x", 3):
+        with pytest.raises(ValueError, match="project_name must be a folder name without slashes"):
+            _tuner(ds, tmp_path, project_name=name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_single_hyperparameter_name_is_taken_as_one_name(ds):
+    assert DenseAutoencoderHyperModel(ds.n_features, tune="units").tune == ("units",)

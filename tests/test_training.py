@@ -87,8 +87,32 @@ def test_uncompiled_model_and_bad_budget_are_explained(tiny_images):
     raw = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64)])
     with pytest.raises(ValueError, match="Compile the model"):
         fit_autoencoder(raw, tiny_images)
-    with pytest.raises(ValueError, match="epochs and batch_size"):
+    with pytest.raises(ValueError, match="epochs must be a whole number of 1 or more, got 0"):
         fit_autoencoder(_model(), tiny_images, epochs=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(epochs="three"), "epochs must be a whole number of 1 or more, got 'three' (str)"),
+        (dict(epochs=2.5), "got 2.5 (float)"),
+        (dict(batch_size=0), "batch_size must be a whole number of 1 or more, got 0"),
+        (dict(batch_size=None), "batch_size must be a whole number"),
+        (dict(patience=True), "patience must be a whole number or None, got True (bool)"),
+        (dict(patience="soon"), "None trains every epoch"),
+    ],
+)
+def test_training_budgets_of_the_wrong_type_are_named(tiny_images, kwargs, words):
+    with pytest.raises(ValueError) as info:
+        fit_autoencoder(_model(), tiny_images, tiny_images[:16], **{"epochs": 2, **kwargs})
+    assert words in str(info.value)
+
+
+def test_budgets_from_a_command_line_are_converted(tiny_images):
+    result = fit_autoencoder(
+        _model(), tiny_images, tiny_images[:16], epochs="2", batch_size="32", patience="None"
+    )
+    assert result.epochs_trained == 2
 
 
 @pytest.mark.parametrize("patience", [0, -1, -10])
