@@ -194,7 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     # The settings every notebook will make, checked once here rather than in each kernel.
     try:
         config.preset(args.preset, seed=args.seed, figures_dir=args.figures_dir)
-        checks.folder(args.output_dir, "--output-dir")
+        output = checks.folder(args.output_dir, "--output-dir").resolve()
+        if output == NOTEBOOKS_DIR.resolve():
+            raise ValueError(
+                f"--output-dir is {args.output_dir}, the folder of the notebooks themselves: the executed "
+                "copies would replace them. Choose another folder, such as build/."
+            )
     except ValueError as exc:
         message = str(exc)
         for setting, option in (("seed", "--seed"), ("figures_dir", "--figures-dir")):

@@ -212,7 +212,15 @@ def folder(value: Any, name: str, *, also: str = "") -> Path:
     label = _where(name, also)
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise SettingError(f"{label} must be the path of a folder, such as '../figures', {_got(value)}.")
-    path = Path(value).expanduser()
+    if "\0" in str(value):
+        raise SettingError(f"{label} holds a NUL character, which no path can hold: {value!r}.")
+    try:
+        path = Path(value).expanduser()
+        path.exists()  # a name too long for the file system, or a symlink loop, fails here
+    except (OSError, RuntimeError) as exc:
+        raise SettingError(f"{label} cannot be used as a folder: {value!r} ({exc}).") from None
+    if path.is_symlink() and not path.exists():
+        raise SettingError(f"{label} is {str(path)!r}, a link to nothing or a loop. Choose a folder.")
     if path.exists() and not path.is_dir():
         raise SettingError(f"{label} is {str(path)!r}, which is a file, not a folder. Choose a folder.")
     probe = path

@@ -18,6 +18,7 @@ FIGURES_DIR = ROOT / "figures"
 RUNS_DIR = ROOT / "runs"
 
 PRESETS = ("quick", "workshop", "full")
+DATASETS = ("digits", "mnist", "fashion_mnist")  # what lab.data can load
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ def preset(name: str = "workshop", **overrides: object) -> RunConfig:
             what it got and what it takes.
     """
     name = checks.choice(name, "preset", PRESETS, also="PRESET in a notebook's parameters")
+    if "preset" in overrides:
+        raise checks.SettingError("The preset is the first argument, not a setting: config.preset('full').")
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -189,8 +192,6 @@ N_CLASSES = 10  # every dataset of the book has ten classes
 
 def validate(settings: dict[str, object]) -> dict[str, object]:
     """Every field of `settings` checked and converted to its type; a SettingError names the first bad one."""
-    from lab.data import DATASETS
-
     c = checks
 
     def count(lo: int, hi: int = checks.MAX_INDEX, optional: bool = False, hint: str = ""):

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from lab import checks
+from lab import checks, config
 
-DATASETS = ("digits", "mnist", "fashion_mnist")
+DATASETS = config.DATASETS
 
 # Where keras.datasets caches each dataset, relative to the Keras home.
 _MNIST_FILE = Path("datasets") / "mnist.npz"
@@ -277,6 +277,11 @@ def _pixels(x: np.ndarray, what: str) -> np.ndarray:
         raise _Malformed(f"its {what} pixels go down to {low:g}; pixels run from 0 up")
     if kind == "f" and high <= 1.0:
         return x.astype("float32")  # already scaled: dividing again would darken every image
+    if kind in "ui" and high <= 1:
+        raise _Malformed(
+            f"its {what} pixels are whole numbers no larger than {high:g} (binarized images?); the Keras "
+            "file stores bytes from 0 to 255, and 0/1 bytes divided by 255 would be almost black"
+        )
     if high > 255:
         raise _Malformed(
             f"its {what} pixels ({x.dtype}) go up to {high:g}; the Keras file stores bytes from 0 to 255"
@@ -295,6 +300,10 @@ def _labels(y: np.ndarray, what: str) -> np.ndarray:
         raise _Malformed(f"its {what} labels are of type {y.dtype}, expected whole numbers (class indices)")
     if y.size and y.min() < 0:
         raise _Malformed(f"its {what} labels include {int(y.min())}; class indices run from 0 up")
+    if y.size and y.max() >= config.N_CLASSES:
+        raise _Malformed(
+            f"its {what} labels include {int(y.max())}; the classes run from 0 to {config.N_CLASSES - 1}"
+        )
     y = y.astype("int64")
     if what == "training":
         labels, counts = np.unique(y, return_counts=True)
@@ -376,14 +385,26 @@ def _missing_message(name: str, paths: list[Path], download: bool) -> str:
 def add_gaussian_noise(x: np.ndarray, std: float, *, seed: int = 0) -> np.ndarray:
     """Add zero-mean Gaussian noise of standard deviation `std`, clipped to [0, 1]."""
     std = checks.number(std, "std", minimum=0)
+    _check_scaled(x, "add_gaussian_noise")
+    seed = checks.integer(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     noisy = x + rng.normal(0.0, std, size=x.shape)
     return np.clip(noisy, 0.0, 1.0).astype(x.dtype)
 
 
+def _check_scaled(x: np.ndarray, who: str) -> None:
+    x = np.asarray(x)
+    if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
+        raise ValueError(
+            f"{who} expects images scaled to [0, 1] (as lab.data loads them); these run from "
+            f"{np.nanmin(x):g} to {np.nanmax(x):g}. Divide bytes by 255 first."
+        )
+
+
 def add_masking_noise(x: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
     """Set a random `fraction` of each image's pixels to zero."""
     fraction = checks.number(fraction, "fraction", minimum=0, maximum=1)
+    seed = checks.integer(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     keep = rng.random(x.shape) >= fraction
     return (x * keep).astype(x.dtype)

@@ -97,6 +97,13 @@ def fit_autoencoder(
         )
     if len(x_train) == 0:
         raise ValueError("x_train is empty: there is nothing to train on")
+    if x_val is not None and len(x_val) == 0:
+        raise ValueError("x_val is empty: pass x_val=None to train without a validation split")
+    for name, x, y in (("training", x_train, y_train), ("validation", x_val, y_val)):
+        if x is not None and y is not None and len(y) != len(x):
+            raise ValueError(f"The {name} targets hold {len(y)} rows for {len(x)} inputs; give one each.")
+        if x is not None and y is None:
+            _check_pixels(np.asarray(x), name)
     # A batch larger than the data is one full-batch step per epoch; clamping also keeps
     # the loop's int32 batch bounds from overflowing for absurd sizes (2**31 and up).
     batch_size = min(int(batch_size), len(x_train))
@@ -152,6 +159,16 @@ def fit_autoencoder(
         model.set_weights(best_weights)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _check_pixels(x: np.ndarray, name: str) -> None:
+    """An autoencoder's images must be scaled to [0, 1], as its sigmoid output and loss assume."""
+    finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
+    if finite.size and (finite.min() < 0 or finite.max() > 1):
+        raise ValueError(
+            f"The {name} images run from {finite.min():g} to {finite.max():g}; an autoencoder here "
+            "reconstructs pixels scaled to [0, 1] (divide bytes by 255, as lab.data does)."
+        )
 
 
 def _build_state(model: keras.Model, x: tf.Tensor, y: tf.Tensor) -> None:

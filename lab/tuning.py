@@ -44,7 +44,17 @@ from lab.hypermodels import objective as make_objective
 
 KINDS = ("grid", "random", "bayesian", "hyperband")
 # The columns of `trials_frame` that every search has, even one with no trial yet.
-TRIAL_COLUMNS = ("trial", "status", "best_epoch", "epochs", "initial_epoch", "seconds", "message", "history")
+TRIAL_COLUMNS = (
+    "trial",
+    "status",
+    "best_epoch",
+    "epochs",
+    "budget",
+    "initial_epoch",
+    "seconds",
+    "message",
+    "history",
+)
 FIT_RECORD = "lab_fit.json"
 
 
@@ -122,6 +132,7 @@ class _LabTrials:
         record = {
             "history": fit.history,
             "initial_epoch": initial,
+            "budget": kwargs.get("epochs"),
             "epochs_trained": fit.epochs_trained,
             "best_epoch": fit.best_epoch,
             "stopped_early": fit.stopped_early,
@@ -155,7 +166,9 @@ def _read_state(path: Path, keys: Sequence[str]) -> dict[str, Any]:
         raise SearchStateError(_damaged(path.parent, f"{path.name} is missing")) from None
     except (OSError, ValueError) as exc:
         raise SearchStateError(_damaged(path.parent, f"{path} cannot be read as JSON ({exc})")) from None
-    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if not isinstance(state, dict):
+        raise SearchStateError(_damaged(path.parent, f"{path} holds a {type(state).__name__}, not an object"))
+    missing = [k for k in keys if k not in state]
     if missing:
         raise SearchStateError(_damaged(path.parent, f"{path} lacks {', '.join(missing)}"))
     return state
@@ -188,10 +201,22 @@ def check_search_folder(folder: Path | str) -> None:
     oracle = _read_state(
         folder / "oracle.json", ("start_order", "end_order", "ongoing_trials", "hyperparameters")
     )
+    kinds = {"start_order": list, "end_order": list, "ongoing_trials": dict, "hyperparameters": dict}
+    wrong = [key for key, kind in kinds.items() if not isinstance(oracle[key], kind)]
+    if wrong:
+        raise SearchStateError(
+            _damaged(folder, f"oracle.json holds unexpected values for {', '.join(wrong)}")
+        )
     on_disk = set()
     for trial_dir in trial_dirs:
         trial = _read_state(trial_dir / "trial.json", ("trial_id", "status", "hyperparameters"))
         on_disk.add(str(trial["trial_id"]))
+        if (trial_dir / FIT_RECORD).exists():
+            _read_state(trial_dir / FIT_RECORD, ())
+    if (folder / SIGNATURE).exists():
+        signature = _read_state(folder / SIGNATURE, ())
+        if not all(isinstance(v, dict) for v in signature.values()):
+            raise SearchStateError(_damaged(folder, f"{SIGNATURE} holds unexpected values"))
     listed = {
         str(t) for t in [*oracle["start_order"], *oracle["end_order"], *oracle["ongoing_trials"].values()]
     }
@@ -205,7 +230,8 @@ def check_search_folder(folder: Path | str) -> None:
 
 
 def _plain_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """`value` as JSON would give it back; NumPy numbers as Python numbers, anything else as text."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
 
 
 def _search_signature(hypermodel, kind: str, objective: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -499,6 +525,9 @@ def make_tuner(
     if kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
     seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
+    max_consecutive_failed_trials = checks.integer(
+        max_consecutive_failed_trials, "max_consecutive_failed_trials", minimum=1
+    )
     _check_objective_reported(hypermodel, objective)
     options: dict[str, Any] = {}
     if kind == "hyperband":
@@ -506,7 +535,8 @@ def make_tuner(
         factor = checks.integer(factor, "factor", minimum=2)
         if max_epochs < factor:
             raise ValueError(f"Hyperband needs max_epochs >= factor, got {max_epochs} and {factor}")
-        options = dict(max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations)
+        iterations = checks.integer(hyperband_iterations, "hyperband_iterations", minimum=1, maximum=100)
+        options = dict(max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations)
     else:
         max_trials = checks.integer(max_trials, "max_trials", minimum=1)
         options = dict(max_trials=max_trials)
@@ -514,11 +544,19 @@ def make_tuner(
             _check_grid(hypermodel)
         if kind == "bayesian":
             options["num_initial_points"] = (
-                initial_points(max_trials) if num_initial_points is None else num_initial_points
+                initial_points(max_trials)
+                if num_initial_points is None
+                else checks.integer(num_initial_points, "num_initial_points", minimum=1)
             )
     directory = checks.folder(directory, "directory")
-    if not isinstance(project_name, str) or not project_name.strip() or any(c in project_name for c in "/\\"):
-        raise ValueError(f"project_name must be a folder name without slashes, got {project_name!r}")
+    if (
+        not isinstance(project_name, str)
+        or project_name.strip() in ("", ".", "..")
+        or any(c in project_name for c in "/\\\0")
+    ):
+        raise ValueError(
+            f"project_name must be a plain folder name (no slashes, not '.' or '..'), got {project_name!r}"
+        )
     folder = directory / project_name
     budget = {k: v for k, v in options.items() if k != "max_trials"}  # more trials may be added later
     signature = _search_signature(hypermodel, kind, objective, {"oracle_seed": oracle_seed(seed), **budget})
@@ -675,7 +713,8 @@ def trials_frame(tuner: kt.Tuner) -> pd.DataFrame:
 
     Columns: `trial`, `status`, every hyperparameter (NaN where a conditional one is
     inactive; Hyperband's `tuner/...` entries too), every objective the trial reported,
-    `best_epoch`, `epochs` (epochs consumed by the trial), `initial_epoch`, `seconds`,
+    `best_epoch`, `epochs` (epochs consumed by the trial), `budget` (the epochs it was given),
+    `initial_epoch`, `seconds`,
     `message` (why a trial failed) and `history` (its per-epoch history, a dict of lists).
     """
     rows = []
@@ -691,6 +730,7 @@ def trials_frame(tuner: kt.Tuner) -> pd.DataFrame:
         record = _fit_record(tuner, trial_id)
         row["best_epoch"] = record.get("best_epoch", np.nan)
         row["epochs"] = record.get("epochs_trained", 0)
+        row["budget"] = record.get("budget", np.nan)
         row["initial_epoch"] = record.get("initial_epoch", 0)
         row["seconds"] = record.get("seconds", np.nan)
         row["message"] = _last_line(trial.message) if trial.message else ""
@@ -749,7 +789,7 @@ def best_trial(frame: pd.DataFrame, objective: str) -> pd.Series:
 
 def _fit_record(tuner: kt.Tuner, trial_id: str) -> dict[str, Any]:
     path = Path(tuner.project_dir) / f"trial_{trial_id}" / FIT_RECORD
-    return json.loads(path.read_text()) if path.exists() else {}
+    return _read_state(path, ()) if path.exists() else {}
 
 
 def _last_line(message: str) -> str:
@@ -872,10 +912,17 @@ def load_trial_model(tuner: kt.Tuner, trial_id: str):
             f"Trial {trial_id} is {trial.status}{why}, so it saved no model. Load a completed trial, "
             "for example tuning.best_trial(frame, objective)['trial']."
         )
-    with warnings.catch_warnings():
-        # Only weights are saved; the optimizer starts afresh, as intended.
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        return tuner.load_model(trial)
+    checkpoint = Path(tuner._get_checkpoint_fname(trial_id))
+    try:
+        with warnings.catch_warnings():
+            # Only weights are saved; the optimizer starts afresh, as intended.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return tuner.load_model(trial)
+    except Exception as exc:  # noqa: BLE001 - h5py, OSError, ValueError: the file is not what was saved
+        raise SearchStateError(
+            f"The saved weights of trial {trial_id} ({checkpoint}) cannot be loaded: {_last_line(str(exc))}. "
+            "Train that setting again (tuning.retrain_over_seeds), or rerun the search with OVERWRITE = True."
+        ) from exc
 
 
 def hyperparameter_values(frame_row: pd.Series, hypermodel) -> dict[str, Any]:
@@ -959,13 +1006,18 @@ def best_over_seeds(
     """
     best = best_trial(frame, objective)
     start = best.get("tuner/initial_epoch", 0)
-    budget = best.get("tuner/epochs", epochs)
+    budget = best.get("tuner/epochs", best.get("budget", epochs))
     own = (
         (pd.isna(start) or start == 0) and (pd.isna(budget) or budget == epochs) and hypermodel.seed in seeds
     )
     rest = [s for s in seeds if not (own and s == hypermodel.seed)]
     rows = retrain_over_seeds(
-        hypermodel, hyperparameter_values(best, hypermodel), dataset, rest, epochs=epochs
+        hypermodel,
+        hyperparameter_values(best, hypermodel),
+        dataset,
+        rest,
+        epochs=epochs,
+        labels=objective == "val_probe_accuracy",
     )
     if own:
         first = {

@@ -332,6 +332,9 @@ class RetrainPanel:
                 return self.cache[key]
             try:
                 return self._fit(settings, key, interruptible, requested or time.time())
+            except KeyboardInterrupt:
+                self._refused("<i>Interrupted: the run was stopped (Kernel &gt; Interrupt). Train again.</i>")
+                raise
             except Exception as exc:
                 # Whatever went wrong, the panel says so and leaves "training" behind.
                 self._refused(

@@ -37,6 +37,8 @@ def test_main_rejects_an_unknown_notebook_number(capsys):
             "--figures-dir is 'README.md', which is a file",
         ),
         (["--output-dir", "README.md"], "--output-dir is 'README.md', which is a file"),
+        (["--output-dir", "notebooks"], "the folder of the notebooks themselves"),
+        (["--output-dir", "./notebooks/"], "the executed copies would replace them"),
     ],
 )
 def test_main_checks_its_settings_before_running_anything(capsys, tmp_path, argv, words, monkeypatch):

@@ -193,3 +193,26 @@ def test_a_folder_still_to_be_made_is_accepted_but_not_made(tmp_path):
     cfg = config.preset("quick", figures_dir=tmp_path / "a" / "b")
     assert cfg.figures_dir == tmp_path / "a" / "b"
     assert not (tmp_path / "a").exists()
+
+
+def test_the_preset_named_twice_is_refused():
+    with pytest.raises(ValueError, match="The preset is the first argument"):
+        config.preset("quick", preset="full")
+
+
+def test_folder_names_no_file_system_can_hold_are_refused(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "gone")
+    for value, words in [
+        ("x\0y", "holds a NUL character"),
+        ("a" * 300, "File name too long"),
+        ("~nosuchuser-xyz/figures", "cannot be used as a folder"),
+        (loop, "a link to nothing or a loop"),
+        (dangling, "a link to nothing or a loop"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            config.preset("quick", figures_dir=value)
+        assert words in str(info.value)
+    assert not (tmp_path / "gone").exists()

@@ -122,6 +122,9 @@ def test_pickled_objects(home):
         (dict(y_train=np.arange(60) % 10 + 0.5), ["labels are of type float64"]),
         (dict(y_train=np.arange(60) % 10 - 1), ["labels include -1"]),
         (dict(y_train=np.r_[np.arange(59) % 9, 9]), ["class(es) [9] have a single training example"]),
+        (dict(y_train=np.arange(60, dtype=np.uint8) % 10 + 1), ["labels include 10", "from 0 to 9"]),
+        (dict(y_test=np.arange(30, dtype=np.uint8) % 10 + 200), ["test labels include 209"]),
+        (dict(x_train=np.ones((60, 28, 28), np.uint8)), ["binarized", "almost black"]),
     ],
     ids=[
         "14x14",
@@ -136,6 +139,9 @@ def test_pickled_objects(home):
         "fractional-labels",
         "negative-labels",
         "singleton-class",
+        "labels-1-to-10",
+        "labels-200s",
+        "binary-bytes",
     ],
 )
 def test_bad_contents_are_named(home, changes, words):
@@ -272,3 +278,11 @@ def test_noise_amounts_are_checked(noise, amount, words):
     with pytest.raises(ValueError) as info:
         noise(x, amount)
     assert words in str(info.value)
+
+
+def test_noise_refuses_images_that_are_not_scaled_and_negative_seeds():
+    raw = np.full((4, 64), 200.0, np.float32)
+    with pytest.raises(ValueError, match="expects images scaled to \\[0, 1\\].*run from 200 to 200"):
+        data.add_gaussian_noise(raw, 0.1)
+    with pytest.raises(ValueError, match="seed must be a whole number of 0 or more"):
+        data.add_masking_noise(raw / 255, 0.1, seed=-1)

@@ -82,7 +82,7 @@ def test_selu_gets_lecun_initialisation():
         (dict(output_activation="softmax"), "output_activation must be"),
         (dict(optimizer="lbfgs"), "Unknown optimizer 'lbfgs'"),
         (dict(dropout=1.0), "dropout must be in"),
-        (dict(l1=-1.0), "l1 must be >= 0"),
+        (dict(l1=-1.0), "l1 must be a finite number >= 0"),
         (dict(l2=-1.0), "l2 must be >= 0"),
         (dict(units=[8, 8, 8], num_layers=2), "one width per hidden layer"),
         (dict(learning_rate=0.0), "learning_rate must be positive"),
@@ -110,3 +110,41 @@ def test_save_and_load_round_trip(tmp_path, tiny_images):
         atol=1e-6,
     )
     assert loaded.get_layer("encoder").output.shape == (None, 4)
+
+
+def _widths(model):
+    return [
+        layer.units for layer in model.get_layer("encoder").layers if isinstance(layer, keras.layers.Dense)
+    ]
+
+
+def test_sizes_as_numpy_numbers_or_command_line_strings_mean_what_they_say():
+    assert _widths(build_dense_autoencoder(64, units="64", num_layers=2, latent_dim=4)) == [64, 64, 4]
+    assert _widths(build_dense_autoencoder(64, units=np.int64(32), num_layers=1, latent_dim=np.int64(4))) == [
+        32,
+        4,
+    ]
+    assert _widths(build_dense_autoencoder(64, units=np.array([32, 16]), num_layers=2, latent_dim=4)) == [
+        32,
+        16,
+        4,
+    ]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(units="6,4"), "units must be a whole number"),
+        (dict(units=32.5), "got 32.5"),
+        (dict(units=[32, "wide"]), "each width in units must be a whole number"),
+        (dict(l2=float("nan")), "l2 must be a finite number"),
+        (dict(l1=float("nan")), "l1 must be a finite number >= 0"),
+        (dict(noise_std=float("nan")), "noise_std must be a finite number >= 0"),
+        (dict(dropout="a lot"), "dropout must be a finite number"),
+        (dict(latent_dim=4.5), "latent_dim must be a whole number"),
+    ],
+)
+def test_sizes_and_penalties_of_the_wrong_kind_are_refused(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        build_dense_autoencoder(64, **{"num_layers": 2, **kwargs})
+    assert message in str(info.value)

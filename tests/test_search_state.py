@@ -75,7 +75,7 @@ def _refused(folder, call, *words, error=tuning.SearchStateError):
         ),
         (lambda p: (p / "oracle.json").write_text(""), ["oracle.json cannot be read as JSON"]),
         (lambda p: (p / "oracle.json").unlink(), ["oracle.json is missing"]),
-        (lambda p: (p / "oracle.json").write_text("[]"), ["oracle.json lacks start_order"]),
+        (lambda p: (p / "oracle.json").write_text("[]"), ["oracle.json holds a list, not an object"]),
         (lambda p: (p / "oracle.json").write_text('{"seed": 1}'), ["lacks start_order, end_order"]),
         (
             lambda p: (p / "trial_0" / "trial.json").write_text('{"trial_id": "0", "sta'),
@@ -85,6 +85,14 @@ def _refused(folder, call, *words, error=tuning.SearchStateError):
         (lambda p: shutil.rmtree(p / "trial_0"), ["lists trial(s) 0 whose folder or trial.json is gone"]),
         (lambda p: (p / "tuner0.json").unlink(), ["holds trials but no tuner0.json"]),
         (lambda p: (p / "tuner0.json").write_text("{{"), ["tuner0.json cannot be read as JSON"]),
+        (lambda p: _edit(p / "oracle.json", ongoing_trials=[]), ["unexpected values for ongoing_trials"]),
+        (lambda p: _edit(p / "oracle.json", start_order=None), ["unexpected values for start_order"]),
+        (lambda p: (p / tuning.SIGNATURE).write_text("[]"), ["lab_search.json holds a list"]),
+        (lambda p: (p / tuning.SIGNATURE).write_text('{"search": 5}'), ["lab_search.json holds unexpected"]),
+        (
+            lambda p: (p / "trial_0" / tuning.FIT_RECORD).write_text('{"history": {"lo'),
+            ["lab_fit.json cannot"],
+        ),
     ],
     ids=[
         "oracle-truncated",
@@ -97,6 +105,11 @@ def _refused(folder, call, *words, error=tuning.SearchStateError):
         "trial-folder-deleted",
         "tuner-state-missing",
         "tuner-state-garbled",
+        "oracle-ongoing-a-list",
+        "oracle-start-order-null",
+        "signature-a-list",
+        "signature-odd",
+        "fit-record-truncated",
     ],
 )
 def test_a_damaged_search_folder_is_named_with_the_ways_out(ds, search, damage, words):
@@ -104,6 +117,32 @@ def test_a_damaged_search_folder_is_named_with_the_ways_out(ds, search, damage, 
     damage(folder)
     message = _refused(search, lambda: _tuner(ds, search), str(folder), *words, "is damaged", WAYS_OUT)
     assert "delete the folder" in message
+
+
+def _edit(path, **changes):
+    state = json.loads(path.read_text())
+    state.update(changes)
+    path.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "empty"])
+def test_damaged_saved_weights_are_named_when_the_model_is_loaded(ds, search, damage):
+    tuner = _tuner(ds, search)
+    checkpoint = search / "p" / "trial_0" / "checkpoint.weights.h5"
+    assert checkpoint.exists()
+    if damage == "missing":
+        checkpoint.unlink()
+    else:
+        checkpoint.write_bytes(checkpoint.read_bytes()[:100] if damage == "truncated" else b"")
+    with pytest.raises(tuning.SearchStateError, match="saved weights of trial 0 .* cannot be loaded"):
+        tuning.load_trial_model(tuner, "0")
+
+
+def test_numpy_numbers_in_fixed_values_are_the_same_setting(ds, tmp_path):
+    plain = _hypermodel(ds, fixed={"batch_size": 16})
+    tuning.search(_tuner(ds, tmp_path, hypermodel=plain, max_trials=1), ds, epochs=1)
+    numpy = _hypermodel(ds, fixed={"batch_size": np.int64(16)})
+    assert len(tuning.search(_tuner(ds, tmp_path, hypermodel=numpy, max_trials=1), ds, epochs=1)) == 1
 
 
 def test_a_damaged_folder_can_be_started_afresh_with_overwrite(ds, search):
@@ -260,6 +299,14 @@ def test_an_objective_the_hypermodel_cannot_report_is_refused_before_the_search(
         (dict(kind="hyperband", max_epochs=2, factor=3), "max_epochs >= factor"),
         (dict(kind="hyperband", factor=1), "factor must be a whole number of 2 or more"),
         (dict(kind="annealing"), "Unknown tuner kind 'annealing'"),
+        (
+            dict(kind="hyperband", max_epochs=3, hyperband_iterations=0),
+            "hyperband_iterations must be a whole",
+        ),
+        (dict(kind="hyperband", max_epochs=3, hyperband_iterations=None), "hyperband_iterations must be"),
+        (dict(max_consecutive_failed_trials=0), "max_consecutive_failed_trials must be a whole number of 1"),
+        (dict(kind="bayesian", num_initial_points=0), "num_initial_points must be a whole number of 1"),
+        (dict(kind="bayesian", num_initial_points=-1), "num_initial_points must be"),
     ],
 )
 def test_bad_tuner_arguments_are_named(ds, tmp_path, kwargs, words):
@@ -283,11 +330,30 @@ def test_a_search_directory_that_is_a_file_or_a_project_name_with_a_slash_is_ref
     a_file.write_text("mine")
     with pytest.raises(ValueError, match="directory is .*notes.txt', which is a file"):
         _tuner(ds, a_file)
-    for name in ("a/b", "", "..\\x", 3):
-        with pytest.raises(ValueError, match="project_name must be a folder name without slashes"):
+    for name in ("a/b", "", "..\\x", 3, ".", "..", " .. "):
+        with pytest.raises(ValueError, match="project_name must be a plain folder name"):
             _tuner(ds, tmp_path, project_name=name)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_a_single_hyperparameter_name_is_taken_as_one_name(ds):
     assert DenseAutoencoderHyperModel(ds.n_features, tune="units").tune == ("units",)
+
+
+def test_the_best_setting_over_seeds_is_retrained_when_the_epochs_differ(ds, finished):
+    tuner = _tuner(ds, finished)
+    frame = tuning.trials_frame(tuner)
+    assert (frame["budget"] == 1).all()
+    same = tuning.best_over_seeds(frame, tuner.hypermodel, ds, [0, 1], epochs=1)
+    other = tuning.best_over_seeds(frame, tuner.hypermodel, ds, [0, 1], epochs=2)
+    assert same.loc[0, "val_mse"] == tuning.best_trial(frame, "val_mse")["val_mse"]  # the trial itself
+    assert list(other["epochs"]) == [2, 2]  # both seeds retrained for 2 epochs, none reused
+
+
+def test_the_probe_objective_over_seeds_gets_the_labels(ds, tmp_path):
+    tuner = _tuner(ds, tmp_path, objective="val_probe_accuracy", max_trials=1)
+    frame = tuning.search(tuner, ds, epochs=1)
+    rows = tuning.best_over_seeds(
+        frame, tuner.hypermodel, ds, [0, 1], epochs=1, objective="val_probe_accuracy"
+    )
+    assert rows["val_probe_accuracy"].notna().all()

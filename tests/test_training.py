@@ -134,3 +134,14 @@ def test_a_batch_larger_than_the_data_is_one_full_batch_not_an_empty_epoch(tiny_
 def test_keras_fit_comparison_reports_the_same_fields(tiny_images):
     result = fit_with_keras(_model(), tiny_images, tiny_images[:16], epochs=2, batch_size=32)
     assert result.epochs_trained == 2 and len(result.history["val_loss"]) == 2
+
+
+def test_data_a_fit_cannot_use_is_refused(tiny_images):
+    with pytest.raises(ValueError, match="x_val is empty: pass x_val=None"):
+        fit_autoencoder(_model(), tiny_images, tiny_images[:0], epochs=1)
+    with pytest.raises(ValueError, match="The training targets hold 3 rows for"):
+        fit_autoencoder(_model(), tiny_images, y_train=tiny_images[:3], epochs=1)
+    with pytest.raises(ValueError, match="The training images run from 5 to 186; .* scaled to \\[0, 1\\]"):
+        fit_autoencoder(_model(), np.round(tiny_images * 255), epochs=1)
+    with pytest.raises(ValueError, match="The validation images run from -0.95"):
+        fit_autoencoder(_model(), tiny_images, tiny_images[:16] - 1, epochs=1)

@@ -279,3 +279,20 @@ def test_any_failure_of_a_run_from_code_is_shown_in_the_panel_and_raised(setting
     assert "Failed</b> (TypeError)" in panel.message.value and "gamma" in panel.message.value
     assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
     assert panel.runs == [kept]
+
+
+def test_an_interrupted_run_leaves_the_panel_answering(setting, monkeypatch):
+    from lab import sweeps
+
+    panel = _panel(setting)
+    kept = panel.train()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweeps, "train_dense", interrupted)
+    panel.controls["latent_dim"].value = 3
+    with pytest.raises(KeyboardInterrupt):
+        panel.train()
+    assert "Interrupted" in panel.message.value
+    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value

@@ -230,7 +230,7 @@ def build_aae(
         The compiled `AdversarialAutoencoder`.
     """
     widths = layer_widths(units, num_layers)
-    check_common(input_dim, latent_dim, activation, dropout, l2)
+    latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     if disc_units < 1 or disc_layers < 0:
         raise ValueError(f"disc_units must be >= 1 and disc_layers >= 0, got {disc_units}, {disc_layers}")
     block = dict(

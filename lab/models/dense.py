@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lab import checks
 from lab._backend import keras
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu")
@@ -50,8 +51,7 @@ class PixelNoise(keras.layers.Layer):
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if stddev < 0:
-            raise ValueError(f"noise_std must be >= 0, got {stddev}")
+        stddev = checks.number(stddev, "noise_std", minimum=0)
         self.stddev = stddev
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -111,12 +111,12 @@ def layer_widths(units: int | Sequence[int], num_layers: int) -> list[int]:
     One integer gives `num_layers` layers of that width; a sequence is taken as
     the schedule itself (outermost first) and must have `num_layers` entries.
     """
-    if num_layers < 0:
-        raise ValueError(f"num_layers must be >= 0, got {num_layers}")
-    if isinstance(units, int):
-        widths = [units] * num_layers
+    num_layers = checks.integer(num_layers, "num_layers", minimum=0)
+    if isinstance(units, str) or not hasattr(units, "__iter__"):
+        one = checks.integer(units, "units", minimum=1, hint="Or one width per layer, such as [256, 128].")
+        widths = [one] * num_layers
     else:
-        widths = [int(u) for u in units]
+        widths = [checks.integer(u, "each width in units", minimum=1) for u in units]
         if len(widths) != num_layers:
             raise ValueError(
                 f"units lists {len(widths)} widths but num_layers is {num_layers}; "
@@ -171,8 +171,17 @@ def hidden_layers(
     return x
 
 
-def check_common(input_dim: int, latent_dim: int, activation: str, dropout: float, l2: float) -> None:
-    """Validate the arguments every builder shares, with messages that say what to do."""
+def check_common(
+    input_dim: int, latent_dim: int, activation: str, dropout: float, l2: float
+) -> tuple[int, float, float]:
+    """Validate the arguments every builder shares, with messages that say what to do.
+
+    Returns `latent_dim`, `dropout` and `l2` as Python numbers (a NumPy integer or a
+    string from a command line converted), for the builder to use.
+    """
+    latent_dim = checks.integer(latent_dim, "latent_dim")
+    dropout = checks.number(dropout, "dropout")
+    l2 = checks.number(l2, "l2")
     if activation not in ACTIVATIONS:
         raise ValueError(f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}.")
     if not 1 <= latent_dim < input_dim:
@@ -184,6 +193,7 @@ def check_common(input_dim: int, latent_dim: int, activation: str, dropout: floa
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0, got {l2}")
+    return latent_dim, dropout, l2
 
 
 def build_dense_autoencoder(
@@ -239,14 +249,14 @@ def build_dense_autoencoder(
         The compiled autoencoder, tracking mean squared error as a metric.
     """
     widths = layer_widths(units, num_layers)
-    check_common(input_dim, latent_dim, activation, dropout, l2)
+    latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     if output_activation not in OUTPUT_LOSSES:
         raise ValueError(
             f"output_activation must be 'sigmoid' (with binary cross-entropy) or 'linear' "
             f"(with MSE), got {output_activation!r}"
         )
-    if l1 < 0:
-        raise ValueError(f"l1 must be >= 0, got {l1}")
+    l1 = checks.number(l1, "l1", minimum=0)
+    noise_std = checks.number(noise_std, "noise_std", minimum=0)
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
 

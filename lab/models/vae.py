@@ -180,7 +180,7 @@ def build_vae(
         log_var]) and `decoder` (z -> pixel probabilities).
     """
     widths = layer_widths(units, num_layers)
-    check_common(input_dim, latent_dim, activation, dropout, l2)
+    latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     block = dict(
         activation=activation,
         dropout=dropout,
