@@ -230,7 +230,10 @@ _READ_ERRORS = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zli
 def _read_mnist_npz(paths: list[Path]):
     path = paths[0]
     try:
-        with np.load(path, allow_pickle=False) as f:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):
+            raise _Malformed("it holds a single array (a .npy file), not an .npz archive of four")
+        with loaded as f:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
             if missing:
                 raise _Malformed(f"it holds {', '.join(f.files) or 'no arrays'}, not {', '.join(missing)}")
@@ -428,7 +431,8 @@ def class_counts(dataset: Dataset):
 
 def take_train(dataset: Dataset, n: int, *, seed: int = 0) -> Dataset:
     """The same splits with only `n` training examples (stratified), for overfitting on purpose."""
-    x, y = _subsample(dataset.x_train, dataset.y_train, n, seed)
+    n = checks.integer(n, "n", minimum=1)
+    x, y = _subsample(dataset.x_train, dataset.y_train, n, checks.integer(seed, "seed", minimum=0))
     return replace(dataset, x_train=x, y_train=y)
 
 
@@ -440,8 +444,11 @@ def without_classes(
     For anomaly detection: a model trained (and early-stopped) on the result has
     never seen those classes; the untouched splits keep them as anomalies.
     """
+    classes = (classes,) if np.isscalar(classes) else tuple(classes)
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
     if not set(classes) < set(np.unique(dataset.y_train)):
-        raise ValueError(f"classes {classes} must be a proper subset of the labels")
+        labels = np.unique(dataset.y_train).tolist()
+        raise ValueError(f"classes {classes} must be some, not all, of the labels {labels}")
     changes = {}
     for split in splits:
         x, y = dataset.split(split)
@@ -452,8 +459,7 @@ def without_classes(
 
 def label_subset(y: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
     """Indices of a stratified `fraction` of the examples, at least one per class."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    fraction = checks.number(fraction, "fraction", above=0, maximum=1)
     rng = np.random.default_rng(seed)
     picks = []
     for label in np.unique(y):

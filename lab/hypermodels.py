@@ -27,7 +27,7 @@ from typing import Any
 import keras_tuner as kt
 import numpy as np
 
-from lab import evaluate
+from lab import checks, evaluate
 from lab._backend import keras
 from lab.models.dense import build_dense_autoencoder
 from lab.models.vae import build_vae
@@ -134,8 +134,12 @@ class _AutoencoderHyperModel(kt.HyperModel):
         not_tuned = sorted(set(choices) - set(tune))
         if not_tuned:
             raise ValueError(f"`choices` given for {not_tuned}, which are not tuned: add them to `tune`.")
-        if input_dim < 2:
-            raise ValueError(f"input_dim must be at least 2, got {input_dim}")
+        input_dim = checks.integer(input_dim, "input_dim", minimum=2)
+        patience = checks.integer(patience, "patience", minimum=1, optional=True, hint="None: every epoch.")
+        seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
+        empty = sorted(name for name, values in choices.items() if not values)
+        if empty:
+            raise ValueError(f"`choices` gives no values for {empty}: list at least one, or drop the entry.")
         self.input_dim, self.tune, self.fixed, self.choices = input_dim, tune, fixed, choices
         self.patience, self.seed = patience, seed
         self.last_fit: FitResult | None = None

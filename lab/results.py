@@ -146,12 +146,26 @@ def compute(
     stem = _stem(study, cfg)
     # One JSON object per line: experiments have different setting columns.
     partial = out_dir / f"{stem}.partial.jsonl"
+    # What the runs in the partial file were made with: a resume with other settings would mix them.
+    made_with = out_dir / f"{stem}.partial.json"
+    fingerprint = _fingerprint(study, cfg)
     done: set[tuple[str, str, int]] = set()
     if partial.exists():
-        previous = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+        stored = _read_json(made_with, study, cfg) if made_with.exists() else None
+        if stored is not None and stored["fingerprint"] != fingerprint:
+            changed = [k for k in fingerprint if stored["fingerprint"].get(k) != fingerprint[k]]
+            raise ValueError(
+                f"{partial} holds runs of an interrupted {study.name} made with other settings "
+                f"({', '.join(changed)} differ). Finish that one with: {stored['command']}; or delete "
+                f"{partial.name} (and {made_with.name}) to start this one afresh."
+            )
+        previous = _partial_rows(partial, log)
         done = {(r["experiment"], r["setting"], r["seed"]) for r in previous}
         if log and done:
             log(f"resuming: {len(done)} runs already in {partial}")
+    made_with.write_text(
+        json.dumps({"fingerprint": fingerprint, "command": _record(study, cfg, seed_list)["command"]})
+    )
     plan = study.plan(cfg)
     start = time.perf_counter()
     datasets: dict[int, Any] = {}
@@ -172,7 +186,7 @@ def compute(
                 handle.write(json.dumps(row, default=_plain) + "\n")
             if log:
                 log(f"seed {seed} {experiment} {key[1]}: {_brief(row)}")
-    rows = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+    rows = _partial_rows(partial, None)
     table = _order(pd.DataFrame(rows), plan, seed_list)
     if study.finish:
         table = study.finish(table)
@@ -190,7 +204,63 @@ def compute(
     table = pd.read_csv(out_dir / f"{stem}.csv")  # the same types as `load` gives
     (out_dir / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
     partial.unlink()
+    made_with.unlink(missing_ok=True)
     return table
+
+
+def _fingerprint(study: Study, cfg: RunConfig) -> dict[str, Any]:
+    """What each run of a study depends on besides its own seed and settings."""
+    record = _record(study, cfg, [])
+    return json.loads(
+        json.dumps(
+            {
+                "preset": cfg.preset,
+                "dataset": cfg.dataset,
+                "split_seed": record["split_seed"],
+                "max_train": cfg.max_train,
+                "max_eval": cfg.max_eval,
+                "budgets": record["budgets"],
+            },
+            default=str,
+        )
+    )
+
+
+def _partial_rows(partial: Path, log: Callable[[str], None] | None) -> list[dict[str, Any]]:
+    """The finished runs in a partial file; a last line cut off by a kill is dropped (its run is redone)."""
+    lines = [line for line in partial.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+            if not {"experiment", "setting", "seed"} <= set(row):
+                raise ValueError("a run without experiment, setting and seed")
+        except ValueError as exc:
+            if number == len(lines):
+                if log:
+                    log(f"the last line of {partial} was cut off; that run is done again")
+                partial.write_text("".join(f"{kept}\n" for kept in lines[:-1]))
+                break
+            raise ValueError(
+                f"Line {number} of {partial} is damaged ({exc}). Delete that line to keep the other "
+                "runs, or delete the file to start the study afresh."
+            ) from None
+        rows.append(row)
+    return rows
+
+
+def _read_json(path: Path, study: Study, cfg: RunConfig) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+        if not isinstance(value, dict):
+            raise ValueError(f"it holds a {type(value).__name__}, not an object")
+        return value
+    except ValueError as exc:
+        command = _record(study, cfg, seeds_mod.seeds_for(cfg))["command"]
+        raise ValueError(
+            f"{path} is damaged ({exc}). Regenerate it with: {command} (or, for a committed table, "
+            "restore it with git checkout -- results/)."
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -235,7 +305,10 @@ def check(study: Study | str, cfg: RunConfig, folder: Path | str = RESULTS_DIR) 
     path = Path(folder) / f"{stem}.json"
     if not path.exists() or not (Path(folder) / f"{stem}.csv").exists():
         raise FileNotFoundError(f"no table {stem}.csv in {folder}")
-    record = json.loads(path.read_text())
+    record = _read_json(path, study, cfg)
+    missing = [k for k in ("seeds", "budgets", "plan", "command", "written", "machine") if k not in record]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: regenerate it with the command that made it.")
     expected = _record(study, cfg, record["seeds"])
     stale = [k for k in ("budgets", "plan") if json.loads(json.dumps(expected[k])) != record[k]]
     if stale:
@@ -274,7 +347,15 @@ def load(
                 record = check(study, cfg, place)
             except FileNotFoundError:
                 continue
-            table = pd.read_csv(place / f"{_stem(study, cfg)}.csv")
+            csv = place / f"{_stem(study, cfg)}.csv"
+            try:
+                table = pd.read_csv(csv)
+            except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+                raise ValueError(
+                    f"{csv} is damaged ({exc}). Regenerate it with: {record['command']}"
+                ) from None
+            if table.empty:
+                raise ValueError(f"{csv} holds no runs. Regenerate it with: {record['command']}")
             if study.finish:
                 table = study.finish(table)
             if log:

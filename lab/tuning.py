@@ -626,6 +626,8 @@ def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool 
     """
     labels = config.flag(labels, "labels")
     epochs = checks.integer(epochs, "epochs", minimum=1)
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be a Dataset (data.load_for(cfg)), got {type(dataset).__name__}")
     objective = tuner.oracle.objective.name
     if objective == "val_probe_accuracy" and not labels:
         raise ValueError("The objective val_probe_accuracy needs the labels: call search(..., labels=True).")
@@ -833,6 +835,8 @@ def surrogate_slice(tuner: kt.Tuner, name: str, *, trials: int | None = None, po
         points beside a trial already run, as the book's Bayesian tuner does.
     """
     oracle = tuner.oracle
+    if not isinstance(oracle, kt.oracles.BayesianOptimizationOracle):
+        raise ValueError(f"surrogate_slice needs a Bayesian search; this one is {type(tuner).__name__}.")
     searched = [hp.name for hp in oracle._nonfixed_space()]
     if searched != [name]:
         raise ValueError(f"surrogate_slice needs a search over {name!r} alone; this one searches {searched}.")
@@ -984,6 +988,7 @@ def capped(frame: pd.DataFrame, epochs: int) -> pd.Series:
     """True for each finished trial that used every one of `epochs` (counting the epochs a
     Hyperband trial continued from): early stopping never fired, so it was still
     improving when the cap cut it, and its rank partly measures how fast it learns."""
+    epochs = checks.integer(epochs, "epochs", minimum=1)
     start = frame["tuner/initial_epoch"].fillna(0) if "tuner/initial_epoch" in frame else 0
     return (frame["status"] == "COMPLETED") & (start + frame["epochs"] >= epochs)
 

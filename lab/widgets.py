@@ -15,6 +15,7 @@ run without a front end (papermill, CI) gets the same result synchronously.
 from __future__ import annotations
 
 import html
+import numbers
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 import pandas as pd
+import traitlets
 from IPython.display import display
 
 from lab import checks, evaluate, panel_views, sweeps
@@ -38,14 +40,33 @@ _SIDE_WIDTH = "360px"
 _IMAGES_SHOWN = 10
 
 
+class _WholeNumber(traitlets.CInt):
+    """An integer slider's value that refuses fractions and booleans instead of truncating them."""
+
+    def validate(self, obj, value):
+        if isinstance(value, bool) or not (
+            isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+        ):
+            raise traitlets.TraitError(
+                f"{obj.description} takes whole numbers; got {value!r}, so it was left at {obj.value}."
+            )
+        return int(value)
+
+
+class _IntSlider(w.IntSlider):
+    """ipywidgets' IntSlider, drawn the same, whose value is never truncated (3.7 is not 3)."""
+
+    value = _WholeNumber(0, help="Int value").tag(sync=True)
+
+
 def _controls(n_features: int) -> dict[str, w.ValueWidget]:
     """Every control the panel knows, by hyperparameter name."""
     style = dict(style={"description_width": "110px"}, layout=w.Layout(width=_CONTROL_WIDTH))
     slider = dict(continuous_update=False, **style)
     return {
         # Up to twice the input size, so the panel can explain why that is refused.
-        "latent_dim": w.IntSlider(8, min=1, max=2 * n_features, description="latent_dim", **slider),
-        "num_layers": w.IntSlider(2, min=0, max=4, description="num_layers", **slider),
+        "latent_dim": _IntSlider(8, min=1, max=2 * n_features, description="latent_dim", **slider),
+        "num_layers": _IntSlider(2, min=0, max=4, description="num_layers", **slider),
         "units": w.SelectionSlider(
             options=[16, 32, 64, 128, 256, 512], value=256, description="units", **slider
         ),
@@ -63,13 +84,13 @@ def _controls(n_features: int) -> dict[str, w.ValueWidget]:
         "batch_size": w.SelectionSlider(
             options=[8, 16, 32, 64, 128, 256], value=64, description="batch_size", **slider
         ),
-        "epochs": w.IntSlider(30, min=1, max=200, description="epochs", **slider),
+        "epochs": _IntSlider(30, min=1, max=200, description="epochs", **slider),
         "dropout": w.FloatSlider(0.0, min=0.0, max=0.8, step=0.05, description="dropout", **slider),
         "l1": w.SelectionSlider(options=_PENALTIES, value=0.0, description="l1", **slider),
         "l2": w.SelectionSlider(options=_PENALTIES, value=0.0, description="l2", **slider),
         "noise_std": w.FloatSlider(0.0, min=0.0, max=0.8, step=0.05, description="noise_std", **slider),
         "beta": w.FloatLogSlider(1.0, base=10, min=-2, max=1, step=0.1, description="beta", **slider),
-        "warmup_epochs": w.IntSlider(0, min=0, max=50, description="warmup_epochs", **slider),
+        "warmup_epochs": _IntSlider(0, min=0, max=50, description="warmup_epochs", **slider),
     }
 
 

@@ -124,10 +124,15 @@ def test_without_classes_and_label_subset():
     ds = data.load_dataset("digits")
     normal = data.without_classes(ds, (8, 9))
     assert not np.isin(normal.y_train, (8, 9)).any() and np.isin(normal.y_val, (8, 9)).any()
-    with pytest.raises(ValueError, match="proper subset"):
+    with pytest.raises(ValueError, match="must be some, not all, of the labels"):
         data.without_classes(ds, tuple(range(10)))
+    one = data.without_classes(ds, 7, splits="val")  # one class and one split, not their characters
+    assert not np.isin(one.y_val, 7).any() and np.isin(one.y_train, 7).any()
     idx = data.label_subset(ds.y_train, 0.01)
     assert len(idx) >= 10 and set(ds.y_train[idx]) == set(range(10))
     assert len(np.unique(idx)) == len(idx)
     with pytest.raises(ValueError, match="fraction"):
         data.label_subset(ds.y_train, 0)
+    assert len(data.label_subset(ds.y_train, "0.01")) == len(idx)
+    with pytest.raises(ValueError, match="n must be a whole number"):
+        data.take_train(ds, 50.5)

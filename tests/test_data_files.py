@@ -90,6 +90,13 @@ def test_text_file_posing_as_npz(home):
     _refused(path, "not a NumPy .npz archive")
 
 
+def test_a_single_npy_array_named_npz(home):
+    path = home / "datasets" / "mnist.npz"
+    with path.open("wb") as f:
+        np.save(f, np.zeros((3, 28, 28), np.uint8))
+    _refused(path, "a single array (a .npy file)")
+
+
 def test_missing_array(home):
     path = _npz(home, **_arrays(y_test=None))
     _refused(path, "not y_test")

@@ -54,6 +54,67 @@ def test_an_interrupted_study_resumes_without_rerunning_finished_runs(cfg, tmp_p
     assert len(more) == 1 and len(table) == 4
 
 
+def _interrupted(cfg, tmp_path, after=3):
+    with pytest.raises(KeyboardInterrupt):
+        results.compute(_tiny_study([], fail_after=after), cfg, out_dir=tmp_path, log=None)
+    return tmp_path / "tiny_quick_digits.partial.jsonl"
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (dict(seed=1), "split_seed differ"),
+        (dict(sweep_epochs=3), "budgets differ"),
+        (dict(max_train=100), "max_train"),
+    ],
+)
+def test_a_resume_with_other_settings_refuses_to_mix_the_runs(cfg, tmp_path, change, words):
+    partial = _interrupted(cfg, tmp_path)
+    before = partial.read_text()
+    calls = []
+    with pytest.raises(ValueError) as info:
+        results.compute(_tiny_study(calls), dataclasses.replace(cfg, **change), out_dir=tmp_path, log=None)
+    message = str(info.value)
+    assert words in message and "Finish that one with: python -m lab.results tiny" in message
+    assert calls == [] and partial.read_text() == before
+
+
+def test_a_cut_off_last_line_is_redone_and_a_damaged_line_is_named(cfg, tmp_path):
+    partial = _interrupted(cfg, tmp_path)
+    lines = partial.read_text().splitlines()
+    partial.write_text("\n".join([*lines[:-1], lines[-1][:20]]) + "\n")  # a kill during the append
+    calls, log = [], []
+    table = results.compute(_tiny_study(calls), cfg, out_dir=tmp_path, log=log.append)
+    assert len(calls) == 2 and len(table) == 4 and any("was cut off" in line for line in log)
+
+    partial = _interrupted(cfg, tmp_path / "again")
+    lines = partial.read_text().splitlines()
+    partial.write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match="Line 2 of .* is damaged .* Delete that line"):
+        results.compute(_tiny_study([]), cfg, out_dir=tmp_path / "again", log=None)
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda json_path, csv: json_path.write_text('{"seeds": [0,'), "is damaged"),
+        (lambda json_path, csv: json_path.write_text("[]"), "holds a list"),
+        (lambda json_path, csv: json_path.write_text('{"seeds": [0, 1]}'), "lacks budgets, plan"),
+        (lambda json_path, csv: csv.write_text(""), "is damaged"),
+        (lambda json_path, csv: csv.write_text(csv.read_text().splitlines()[0] + "\n"), "holds no runs"),
+    ],
+    ids=["record-truncated", "record-a-list", "record-keys", "table-empty", "table-header-only"],
+)
+def test_a_damaged_stored_table_says_how_to_regenerate_it(cfg, tmp_path, monkeypatch, damage, words):
+    study = _tiny_study([])
+    monkeypatch.setitem(results.STUDIES, "tiny", study)
+    results.compute(study, cfg, out_dir=tmp_path, log=None)
+    damage(tmp_path / "tiny_quick_digits.json", tmp_path / "tiny_quick_digits.csv")
+    with pytest.raises(ValueError) as info:
+        results.load("tiny", cfg, folder=tmp_path, log=None)
+    assert words in str(info.value)
+
+
 def test_a_stale_table_says_how_to_regenerate_it(cfg, tmp_path):
     study = _tiny_study([])
     results.compute(study, cfg, out_dir=tmp_path, log=None)

@@ -357,3 +357,22 @@ def test_the_probe_objective_over_seeds_gets_the_labels(ds, tmp_path):
         frame, tuner.hypermodel, ds, [0, 1], epochs=1, objective="val_probe_accuracy"
     )
     assert rows["val_probe_accuracy"].notna().all()
+
+
+def test_hypermodel_and_helper_arguments_are_checked(ds, finished):
+    for kwargs, words in [
+        (dict(patience=0), "patience must be a whole number of 1 or more"),
+        (dict(seed=-1), "seed must be a whole number from 0"),
+        (dict(tune=("units",), choices={"units": []}), "gives no values for ['units']"),
+        (dict(input_dim=1), "input_dim must be a whole number of 2 or more"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            DenseAutoencoderHyperModel(**{"input_dim": ds.n_features, **kwargs})
+        assert words in str(info.value)
+    tuner = _tuner(ds, finished)
+    with pytest.raises(ValueError, match="surrogate_slice needs a Bayesian search"):
+        tuning.surrogate_slice(tuner, "learning_rate")
+    with pytest.raises(TypeError, match="dataset must be a Dataset"):
+        tuning.search(tuner, (ds.x_train, ds.x_val))
+    with pytest.raises(ValueError, match="epochs must be a whole number"):
+        tuning.capped(tuning.trials_frame(tuner), "one")

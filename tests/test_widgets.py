@@ -296,3 +296,15 @@ def test_an_interrupted_run_leaves_the_panel_answering(setting, monkeypatch):
         panel.train()
     assert "Interrupted" in panel.message.value
     assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
+
+
+@pytest.mark.parametrize("value", [3.7, True, "7"])
+def test_a_whole_number_control_refuses_fractions_instead_of_truncating(setting, value):
+    from traitlets import TraitError
+
+    panel = _panel(setting)
+    with pytest.raises(TraitError, match=f"latent_dim takes whole numbers; got {value!r}, so it was left"):
+        panel.controls["latent_dim"].value = value
+    assert panel.settings()["latent_dim"] == 8
+    panel.controls["latent_dim"].value = 6.0  # a whole number written as a float is that number
+    assert panel.settings()["latent_dim"] == 6 and type(panel.settings()["latent_dim"]) is int
