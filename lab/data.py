@@ -335,7 +335,7 @@ def _read_idx(path: Path) -> np.ndarray:
     header = 8 if kind == "labels" else 16
     if len(raw) < header:
         raise _refuse(path, f"it holds {len(raw)} bytes, fewer than an IDX header's {header}")
-    magic, count = np.frombuffer(raw[:8], ">u4")
+    magic, count = (int(v) for v in np.frombuffer(raw[:8], ">u4"))
     if magic != _IDX_MAGIC[kind]:
         raise _refuse(path, f"it is not an IDX {kind} file (magic number {magic}, not {_IDX_MAGIC[kind]})")
     body = np.frombuffer(raw, np.uint8, offset=header)
@@ -353,11 +353,15 @@ def _read_idx(path: Path) -> np.ndarray:
 def _read_fashion_idx(paths: list[Path]):
     y_train, x_train, y_test, x_test = (_read_idx(p) for p in paths)
     split = []
-    for x, y, what, path in ((x_train, y_train, "training", paths[0]), (x_test, y_test, "test", paths[2])):
+    for x, y, what, (labels, images) in (
+        (x_train, y_train, "training", paths[0:2]),
+        (x_test, y_test, "test", paths[2:4]),
+    ):
         try:
             split.append(_checked(x, y, what))
         except _Malformed as exc:
-            raise _refuse(path, str(exc)) from None
+            about_labels = "label" in str(exc) or "class" in str(exc)
+            raise _refuse(labels if about_labels else images, str(exc)) from None
     return tuple(split)
 
 

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from lab import checks
 from lab._backend import keras
 
 # Rows per forward pass when predicting: large enough to be fast, small enough
@@ -129,6 +130,7 @@ def detection_rates(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float
 
 def fit_pca(x_train: np.ndarray, latent_dim: int, *, seed: int = 0) -> PCA:
     """PCA with `latent_dim` components, fitted on the training split only."""
+    latent_dim = checks.integer(latent_dim, "latent_dim")
     if not 1 <= latent_dim <= min(x_train.shape):
         raise ValueError(f"PCA needs 1 <= latent_dim <= {min(x_train.shape)} for this data, got {latent_dim}")
     return PCA(n_components=latent_dim, random_state=seed).fit(x_train)

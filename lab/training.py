@@ -88,6 +88,8 @@ def fit_autoencoder(
         stopped early or diverged (a NaN or infinite loss), and the wall time.
     """
     epochs = checks.integer(epochs, "epochs", minimum=1)
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED, optional=True)
+    initial_epoch = checks.integer(initial_epoch, "initial_epoch", minimum=0)
     batch_size = checks.integer(batch_size, "batch_size", minimum=1)
     patience = checks.integer(patience, "patience", optional=True, hint="None trains every epoch.")
     if patience is not None and patience < 1:

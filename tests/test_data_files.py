@@ -207,8 +207,18 @@ def test_fashion_files_with_headers_load(home):
             ["14x56 pixels"],
         ),
         ("t10k-labels-idx1-ubyte.gz", lambda raw: raw[:5], ["fewer than an IDX header"]),
+        (
+            "train-images-idx3-ubyte.gz",
+            lambda raw: raw[:4] + np.array([5_478_275], ">u4").tobytes() + raw[8:],
+            ["announces 5478275 images", "not 4,294,967,600"],
+        ),
+        (
+            "train-images-idx3-ubyte.gz",
+            lambda raw: raw[:4] + np.array([0], ">u4").tobytes() + raw[8:16],
+            ["holds no training images"],
+        ),
     ],
-    ids=["short-images", "wrong-magic", "wrong-size", "cut-header"],
+    ids=["short-images", "wrong-magic", "wrong-size", "cut-header", "huge-count", "no-images"],
 )
 def test_bad_idx_files_are_named(home, name, damage, words):
     paths = _idx_files(home, **{name: damage})

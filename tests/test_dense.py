@@ -85,7 +85,7 @@ def test_selu_gets_lecun_initialisation():
         (dict(l1=-1.0), "l1 must be a finite number >= 0"),
         (dict(l2=-1.0), "l2 must be >= 0"),
         (dict(units=[8, 8, 8], num_layers=2), "one width per hidden layer"),
-        (dict(learning_rate=0.0), "learning_rate must be positive"),
+        (dict(learning_rate=0.0), "learning_rate must be a finite number > 0"),
     ],
 )
 def test_bad_arguments_are_explained(kwargs, message):
@@ -142,6 +142,8 @@ def test_sizes_as_numpy_numbers_or_command_line_strings_mean_what_they_say():
         (dict(noise_std=float("nan")), "noise_std must be a finite number >= 0"),
         (dict(dropout="a lot"), "dropout must be a finite number"),
         (dict(latent_dim=4.5), "latent_dim must be a whole number"),
+        (dict(learning_rate=float("inf")), "learning_rate must be a finite number > 0"),
+        (dict(mask_fraction=-0.1), "mask_fraction must be a finite number >= 0 and < 1"),
     ],
 )
 def test_sizes_and_penalties_of_the_wrong_kind_are_refused(kwargs, message):

@@ -141,3 +141,23 @@ def test_the_bce_floor_is_zero_for_binary_pixels_and_bounds_every_reconstruction
     vae = build_vae(64, latent_dim=2, units=32, seed=0)
     fit_autoencoder(vae, digits.x_train, digits.x_val, epochs=2, batch_size=32, patience=None)
     assert 0 < floor < evaluate.elbo(vae, digits.x_val)["reconstruction"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(warmup_epochs=2.5), "warmup_epochs must be a whole number of 0 or more, got 2.5"),
+        (dict(beta=float("nan")), "beta must be a finite number >= 0"),
+    ],
+)
+def test_vae_settings_of_the_wrong_kind_are_refused(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        build_vae(64, **kwargs)
+    assert words in str(info.value)
+
+
+def test_pca_sizes_are_whole_numbers():
+    x = np.random.default_rng(0).random((20, 8))
+    with pytest.raises(ValueError, match="latent_dim must be a whole number"):
+        evaluate.fit_pca(x, 4.5)
+    assert evaluate.fit_pca(x, "4").n_components == 4

@@ -100,6 +100,8 @@ def test_uncompiled_model_and_bad_budget_are_explained(tiny_images):
         (dict(batch_size=None), "batch_size must be a whole number"),
         (dict(patience=True), "patience must be a whole number or None, got True (bool)"),
         (dict(patience="soon"), "None trains every epoch"),
+        (dict(seed=-1), "seed must be a whole number from 0"),
+        (dict(initial_epoch=1.5), "initial_epoch must be a whole number"),
     ],
 )
 def test_training_budgets_of_the_wrong_type_are_named(tiny_images, kwargs, words):

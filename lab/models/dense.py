@@ -85,8 +85,7 @@ def make_optimizer(
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}. Choose one of: {', '.join(OPTIMIZERS)}.")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    learning_rate = checks.number(learning_rate, "learning_rate", above=0)
     lr: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
     if lr_decay_rate is not None:
         if not 0 < lr_decay_rate <= 1:
@@ -269,7 +268,7 @@ def build_dense_autoencoder(
     # is what the encoder reports, and val_loss measures clean reconstruction.
     if noise_std > 0:
         x = PixelNoise(noise_std, name="gaussian_noise")(x)
-    if mask_fraction > 0:
+    if checks.number(mask_fraction, "mask_fraction", minimum=0, below=1) > 0:
         x = MaskingNoise(mask_fraction, name="masking_noise")(x)
     x = hidden_layers(x, widths, prefix="enc", **block)
     code = keras.layers.Dense(

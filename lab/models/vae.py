@@ -15,6 +15,7 @@ whatever beta and w are, so runs with different settings compare on one scale.
 
 from __future__ import annotations
 
+from lab import checks
 from lab._backend import keras
 from lab.models.dense import check_common, default_initializer, hidden_layers, layer_widths, make_optimizer
 
@@ -54,10 +55,8 @@ class VariationalAutoencoder(keras.Model):
 
     def __init__(self, encoder, decoder, *, beta: float = 1.0, warmup_epochs: int = 0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        if warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+        beta = checks.number(beta, "beta", minimum=0)
+        warmup_epochs = checks.integer(warmup_epochs, "warmup_epochs", minimum=0)
         self.encoder = encoder
         self.decoder = decoder
         self.beta = beta
