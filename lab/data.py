@@ -464,6 +464,9 @@ def without_classes(
 def label_subset(y: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
     """Indices of a stratified `fraction` of the examples, at least one per class."""
     fraction = checks.number(fraction, "fraction", above=0, maximum=1)
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"y must be a non-empty 1-D array of class labels, got shape {y.shape}")
     rng = np.random.default_rng(seed)
     picks = []
     for label in np.unique(y):

@@ -961,6 +961,9 @@ def retrain_over_seeds(
     """
     import copy
 
+    if isinstance(seeds, str) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of whole numbers, such as [0, 1, 2], got {seeds!r}")
+    seeds = [checks.integer(s, "each seed", minimum=0, maximum=checks.MAX_SEED) for s in seeds]
     rows = []
     for seed in seeds:
         model_maker = copy.copy(hypermodel)
@@ -1010,6 +1013,13 @@ def best_over_seeds(
     Hyperband trial that continued an earlier one is retrained on every seed.
     """
     best = best_trial(frame, objective)
+    searched = [item.name for item in hypermodel.declare().space if not item.conditions]
+    absent = [name for name in searched if name not in frame.columns]
+    if absent:
+        raise ValueError(
+            f"The trials do not come from this hypermodel's search: it searches {', '.join(searched)}, "
+            f"and the table has no {', '.join(absent)}. Pass the hypermodel the search was made with."
+        )
     start = best.get("tuner/initial_epoch", 0)
     budget = best.get("tuner/epochs", best.get("budget", epochs))
     own = (

@@ -134,5 +134,7 @@ def test_without_classes_and_label_subset():
     with pytest.raises(ValueError, match="fraction"):
         data.label_subset(ds.y_train, 0)
     assert len(data.label_subset(ds.y_train, "0.01")) == len(idx)
+    with pytest.raises(ValueError, match="1-D array of class labels, got shape"):
+        data.label_subset(np.eye(10)[ds.y_train], 0.1)  # one-hot labels
     with pytest.raises(ValueError, match="n must be a whole number"):
         data.take_train(ds, 50.5)

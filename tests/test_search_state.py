@@ -376,3 +376,14 @@ def test_hypermodel_and_helper_arguments_are_checked(ds, finished):
         tuning.search(tuner, (ds.x_train, ds.x_val))
     with pytest.raises(ValueError, match="epochs must be a whole number"):
         tuning.capped(tuning.trials_frame(tuner), "one")
+
+
+def test_over_seeds_helpers_refuse_seeds_and_hypermodels_that_do_not_fit(ds, finished):
+    tuner = _tuner(ds, finished)
+    frame = tuning.trials_frame(tuner)
+    other = VAEHyperModel(ds.n_features, tune=("beta",), patience=None)
+    with pytest.raises(ValueError, match="do not come from this hypermodel's search: it searches .*beta"):
+        tuning.best_over_seeds(frame, other, ds, [0, 1], epochs=1)
+    for seeds, words in [("01", "seeds must be a list"), ([1.7], "each seed must be a whole number")]:
+        with pytest.raises(ValueError, match=words):
+            tuning.retrain_over_seeds(tuner.hypermodel, {}, ds, seeds, epochs=1)
