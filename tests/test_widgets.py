@@ -141,21 +141,33 @@ def test_renders_are_kept_with_each_run_and_shown_again_from_the_cache(setting):
     assert "lab-shown" in panel.table.value and "&#9664; shown" in panel.table.value
 
 
-def test_a_failure_in_a_background_run_is_answered_in_the_panel(setting, monkeypatch):
+def _panel_whose_next_run_raises(setting, monkeypatch, error):
+    """A panel with one finished run, whose next run (latent_dim 3) raises `error`."""
     from lab import sweeps
 
     panel = _panel(setting)
     kept = panel.train()
 
     def broken(*args, **kwargs):
-        raise RuntimeError("disk on fire")
+        raise error
 
     monkeypatch.setattr(sweeps, "train_dense", broken)
     panel.controls["latent_dim"].value = 3
+    return panel, kept
+
+
+def _still_shows(panel, kept):
+    """The panel no longer says "training" and shows the earlier run's numbers."""
+    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
+    assert panel.runs == [kept]
+
+
+def test_a_failure_in_a_background_run_is_answered_in_the_panel(setting, monkeypatch):
+    panel, kept = _panel_whose_next_run_raises(setting, monkeypatch, RuntimeError("disk on fire"))
     panel.request()
     panel.wait()
     assert "Failed" in panel.message.value and "disk on fire" in panel.message.value
-    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
+    _still_shows(panel, kept)
 
 
 def test_vae_panel_has_its_own_controls(setting):
@@ -264,38 +276,20 @@ def test_a_vae_panel_without_a_latent_control_and_a_single_control_by_name(setti
 
 
 def test_any_failure_of_a_run_from_code_is_shown_in_the_panel_and_raised(setting, monkeypatch):
-    from lab import sweeps
-
-    panel = _panel(setting)
-    kept = panel.train()
-
-    def broken(*args, **kwargs):
-        raise TypeError("train_dense() got an unexpected keyword argument 'gamma'")
-
-    monkeypatch.setattr(sweeps, "train_dense", broken)
-    panel.controls["latent_dim"].value = 3
+    error = TypeError("train_dense() got an unexpected keyword argument 'gamma'")
+    panel, kept = _panel_whose_next_run_raises(setting, monkeypatch, error)
     with pytest.raises(TypeError, match="gamma"):
         panel.train()
     assert "Failed</b> (TypeError)" in panel.message.value and "gamma" in panel.message.value
-    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
-    assert panel.runs == [kept]
+    _still_shows(panel, kept)
 
 
 def test_an_interrupted_run_leaves_the_panel_answering(setting, monkeypatch):
-    from lab import sweeps
-
-    panel = _panel(setting)
-    kept = panel.train()
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(sweeps, "train_dense", interrupted)
-    panel.controls["latent_dim"].value = 3
+    panel, kept = _panel_whose_next_run_raises(setting, monkeypatch, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         panel.train()
     assert "Interrupted" in panel.message.value
-    assert "training" not in panel.numbers.value and f"{kept.val_mse:.4f}" in panel.numbers.value
+    _still_shows(panel, kept)
 
 
 @pytest.mark.parametrize("value", [3.7, True, "7"])
