@@ -217,6 +217,14 @@ def check_search_folder(folder: Path | str) -> None:
         signature = _read_state(folder / SIGNATURE, ())
         if not all(isinstance(v, dict) for v in signature.values()):
             raise SearchStateError(_damaged(folder, f"{SIGNATURE} holds unexpected values"))
+    elif trial_dirs:
+        # Every search writes its signature before its first trial; without one, nothing
+        # says which settings, budget or data these trials were made with.
+        raise SearchStateError(
+            f"The search folder {folder} holds trials but no {SIGNATURE}, the record of the settings "
+            "they were made with (it comes from an older version of the book, or from KerasTuner "
+            f"alone), so resuming it could mix two searches. {WAYS_OUT}"
+        )
     listed = {
         str(t) for t in [*oracle["start_order"], *oracle["end_order"], *oracle["ongoing_trials"].values()]
     }
@@ -631,8 +639,15 @@ def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool 
     objective = tuner.oracle.objective.name
     if objective == "val_probe_accuracy" and not labels:
         raise ValueError("The objective val_probe_accuracy needs the labels: call search(..., labels=True).")
+    folder = Path(tuner.project_dir)
+    stored = _read_state(folder / SIGNATURE, ()) if (folder / SIGNATURE).exists() else {}
+    if "data" not in stored and tuner.oracle.trials:
+        raise SearchStateError(
+            f"The search in {folder} holds trials but no record of the data they were trained on, "
+            f"so resuming it could mix two searches. {WAYS_OUT}"
+        )
     _agree(
-        Path(tuner.project_dir),
+        folder,
         "data",
         {
             "dataset": dataset.name,

@@ -197,11 +197,18 @@ def test_the_same_search_resumes_and_more_trials_may_be_added(ds, search):
     assert len(frame) == 3 and (frame["status"] == "COMPLETED").all()
 
 
-def test_a_search_from_before_the_signature_resumes_and_gets_one(ds, search):
+def test_a_search_from_before_the_signature_is_refused_not_adopted(ds, search):
+    """Its trials may come from another budget or another version of the book: nothing says."""
     (search / "p" / tuning.SIGNATURE).unlink()
-    frame = tuning.search(_tuner(ds, search), ds, epochs=1)
-    assert len(frame) == 2
-    assert set(json.loads((search / "p" / tuning.SIGNATURE).read_text())) == {"search", "data"}
+    _refused(search, lambda: _tuner(ds, search), f"holds trials but no {tuning.SIGNATURE}", WAYS_OUT)
+    assert len(tuning.search(_tuner(ds, search, overwrite=True), ds, epochs=1)) == 2
+
+
+def test_a_search_without_a_record_of_its_data_is_refused(ds, search):
+    path = search / "p" / tuning.SIGNATURE
+    path.write_text(json.dumps({"search": json.loads(path.read_text())["search"]}))
+    tuner = _tuner(ds, search)
+    _refused(search, lambda: tuning.search(tuner, ds, epochs=1), "no record of the data", WAYS_OUT)
 
 
 # Failed trials ------------------------------------------------------------------------------

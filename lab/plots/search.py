@@ -93,7 +93,8 @@ def plot_parallel_coordinates(frame: pd.DataFrame, params: Sequence[str], object
             lw=2.6,
             label=f"best trial ({done['trial'].iloc[best]})",
         )
-        ax.legend(fontsize=8, loc="upper right")
+        # Above the axes: inside, it would cover the range labels of the last axis.
+        ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, borderaxespad=0.2)
     for x, (_, labels, ticks) in enumerate(columns):
         ax.axvline(x, color="0.7", lw=0.8)
         if labels is not None:
