@@ -9,6 +9,7 @@ this module, which checks the file's format and never loads pickles.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zipfile
 import zlib
@@ -113,9 +114,7 @@ def load_dataset(
 
     if name == "digits":
         x, y, image_shape = _load_digits()
-        x_rest, x_test, y_rest, y_test = train_test_split(
-            x, y, test_size=test_fraction, stratify=y, random_state=seed
-        )
+        x_rest, x_test, y_rest, y_test = _stratified_split(x, y, test_fraction, seed, "test_fraction", name)
         val_share = val_fraction / (1 - test_fraction)
     else:
         (x_rest, y_rest), (x_test, y_test) = _load_keras_cache(name, download=download)
@@ -132,8 +131,8 @@ def load_dataset(
                 f"keeps at least one example of each. Use {n_classes} or more, or None for the whole split."
             )
 
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest, y_rest, test_size=val_share, stratify=y_rest, random_state=seed
+    x_train, x_val, y_train, y_val = _stratified_split(
+        x_rest, y_rest, val_share, seed, "val_fraction", name, scale=val_fraction / val_share
     )
     x_train, y_train = _subsample(x_train, y_train, max_train, seed)
     x_val, y_val = _subsample(x_val, y_val, max_eval, seed)
@@ -148,6 +147,28 @@ def load_dataset(
         y_test=y_test.astype("int64"),
         image_shape=(int(image_shape[0]), int(image_shape[1])),
     )
+
+
+def _stratified_split(
+    x: np.ndarray, y: np.ndarray, share: float, seed: int, setting: str, name: str, scale: float = 1.0
+):
+    """Hold out `share` of (x, y) with every class on both sides, or say which fraction to change.
+
+    `scale` converts `share` back to the user's setting (the validation share of digits is
+    taken from what is left after the test split).
+    """
+    n_classes = np.unique(y).size
+    held = math.ceil(share * len(y))
+    kept = len(y) - held
+    if held < n_classes or kept < n_classes:
+        side = "held out" if held < n_classes else "left"
+        raise ValueError(
+            f"{setting}={share * scale:g} leaves {held if held < n_classes else kept} of the {len(y)} {name} "
+            f"examples {side}, fewer than its {n_classes} classes: a stratified split needs at least one of "
+            f"each. Choose {setting} between {math.ceil(1000 * scale * n_classes / len(y)) / 1000:g} and "
+            f"{math.floor(1000 * scale * (1 - n_classes / len(y))) / 1000:g}."
+        )
+    return train_test_split(x, y, test_size=share, stratify=y, random_state=seed)
 
 
 def load_for(cfg) -> Dataset:
@@ -208,7 +229,15 @@ def _load_keras_cache(name: str, *, download: bool):
         if not all(p.exists() for p in paths):
             raise DatasetUnavailableError(_missing_message(name, paths, download))
     reader = _read_mnist_npz if name == "mnist" else _read_fashion_idx
-    return reader(paths)
+    (x_rest, y_rest), (x_test, y_test) = reader(paths)
+    unseen = sorted(set(np.unique(y_test).tolist()) - set(np.unique(y_rest).tolist()))
+    if unseen:
+        raise _refuse(
+            paths[0] if name == "mnist" else paths[2],
+            f"its test labels hold classes {unseen} that no training image has, so the training and test "
+            "parts do not belong to one dataset",
+        )
+    return (x_rest, y_rest), (x_test, y_test)
 
 
 class _Malformed(ValueError):

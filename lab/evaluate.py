@@ -78,6 +78,24 @@ def roc(scores: np.ndarray, is_anomaly: np.ndarray) -> dict[str, np.ndarray | fl
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
+    scores = np.asarray(scores, dtype=float).ravel()
+    is_anomaly = np.asarray(is_anomaly).ravel()
+    if len(scores) != len(is_anomaly):
+        raise ValueError(
+            f"roc got {len(scores)} scores for {len(is_anomaly)} labels; give one score per image."
+        )
+    if not set(np.unique(is_anomaly).tolist()) <= {0, 1}:
+        raise ValueError(
+            "is_anomaly must be True/False (or 1/0) for each image, got the values "
+            f"{np.unique(is_anomaly)[:5].tolist()}; compare class labels first, "
+            "e.g. np.isin(y, ANOMALY_CLASSES)."
+        )
+    if not np.isfinite(scores).all():
+        bad = int((~np.isfinite(scores)).sum())
+        raise ValueError(
+            f"{bad} of the {len(scores)} anomaly scores are NaN or infinite (a diverged model?); "
+            "retrain the model or drop those images before drawing a ROC curve."
+        )
     if len(np.unique(is_anomaly)) != 2:
         raise ValueError("ROC needs both normal and anomalous examples")
     fpr, tpr, thresholds = roc_curve(is_anomaly, scores)
@@ -102,6 +120,11 @@ def normal_threshold(normal_scores: np.ndarray, false_alarm_rate: float = 0.05) 
     normal_scores = np.asarray(normal_scores, dtype=float)
     if normal_scores.size == 0:
         raise ValueError("normal_scores is empty: score some normal validation images first")
+    if not np.isfinite(normal_scores).all():
+        raise ValueError(
+            f"{int((~np.isfinite(normal_scores)).sum())} of the normal scores are NaN or infinite "
+            "(a diverged model?); retrain the model before setting a threshold."
+        )
     return float(np.quantile(normal_scores, 1 - false_alarm_rate))
 
 

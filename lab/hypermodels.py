@@ -143,6 +143,19 @@ class _AutoencoderHyperModel(kt.HyperModel):
         self.input_dim, self.tune, self.fixed, self.choices = input_dim, tune, fixed, choices
         self.patience, self.seed = patience, seed
         self.last_fit: FitResult | None = None
+        self._check_space()
+
+    def _check_space(self) -> None:
+        """Refuse choices and fixed values that no trial could use, now rather than in every trial."""
+        try:
+            hp = self.declare()
+        except (TypeError, ValueError) as error:  # KerasTuner refuses a Choice of mixed types
+            raise ValueError(f"The choices {dict(self.choices)} cannot be searched: {error}") from None
+        if self.fixed:
+            try:
+                self.builder(self.input_dim, **self.arguments(hp))
+            except ValueError as error:
+                raise ValueError(f"The fixed values {self.fixed} cannot build a model: {error}") from None
 
     # -- the search space ------------------------------------------------------------------
 

@@ -104,6 +104,10 @@ def fit_autoencoder(
     for name, x, y in (("training", x_train, y_train), ("validation", x_val, y_val)):
         if x is not None and y is not None and len(y) != len(x):
             raise ValueError(f"The {name} targets hold {len(y)} rows for {len(x)} inputs; give one each.")
+        if x is not None:
+            _check_shape(model, np.asarray(x), "input", name)
+        if y is not None:
+            _check_shape(model, np.asarray(y), "output", name)
         if x is not None and y is None:
             _check_pixels(np.asarray(x), name)
     # A batch larger than the data is one full-batch step per epoch; clamping also keeps
@@ -161,6 +165,40 @@ def fit_autoencoder(
         model.set_weights(best_weights)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _width(model: keras.Model, side: str) -> int | None:
+    """The model's input or output width, or None when it does not have one fixed width."""
+    try:
+        shape = model.input_shape if side == "input" else model.output_shape
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    if isinstance(shape, tuple) and len(shape) == 2 and isinstance(shape[1], int):
+        return shape[1]
+    return None
+
+
+def _check_shape(model: keras.Model, x: np.ndarray, side: str, name: str) -> None:
+    """Inputs and targets are tables of flattened images, one row each, as wide as the model's ends."""
+    what = "images" if side == "input" else "targets"
+    if side == "output" and x.ndim == 1 and x.dtype.kind in "iu":
+        return  # class labels for a classifier's sparse loss
+    if x.ndim != 2:
+        raise ValueError(
+            f"The {name} {what} have shape {x.shape}; give a 2-D array, one flattened image per row "
+            "(for one image, x[None, :] or x.reshape(1, -1))."
+        )
+    width = _width(model, side)
+    if width is not None and x.shape[1] != width:
+        raise ValueError(
+            f"The {name} {what} are {x.shape[1]} values wide, but the model's {side} is {width} wide; "
+            + (
+                f"build the model for this data (input_dim={x.shape[1]}) or pass the matching data."
+                if side == "input"
+                else "an autoencoder's targets are images as wide as its inputs (leave y_train and y_val "
+                "unset to reconstruct the inputs themselves)."
+            )
+        )
 
 
 def _check_pixels(x: np.ndarray, name: str) -> None:

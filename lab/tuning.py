@@ -22,6 +22,7 @@ import itertools
 import json
 import math
 import os
+import reprlib
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -210,6 +211,14 @@ def check_search_folder(folder: Path | str) -> None:
     on_disk = set()
     for trial_dir in trial_dirs:
         trial = _read_state(trial_dir / "trial.json", ("trial_id", "status", "hyperparameters"))
+        if trial["status"] not in _TRIAL_STATUSES:
+            raise SearchStateError(
+                _damaged(
+                    folder,
+                    f"{trial_dir.name}/trial.json gives the status {trial['status']!r}, which is none of "
+                    f"KerasTuner's ({', '.join(_TRIAL_STATUSES)})",
+                )
+            )
         on_disk.add(str(trial["trial_id"]))
         if (trial_dir / FIT_RECORD).exists():
             _read_state(trial_dir / FIT_RECORD, ())
@@ -561,9 +570,11 @@ def make_tuner(
         not isinstance(project_name, str)
         or project_name.strip() in ("", ".", "..")
         or any(c in project_name for c in "/\\\0")
+        or len(project_name.encode()) > 255
     ):
         raise ValueError(
-            f"project_name must be a plain folder name (no slashes, not '.' or '..'), got {project_name!r}"
+            "project_name must be a plain folder name (no slashes, not '.' or '..', at most 255 bytes), "
+            f"got {reprlib.repr(project_name)}"
         )
     folder = directory / project_name
     budget = {k: v for k, v in options.items() if k != "max_trials"}  # more trials may be added later
@@ -725,6 +736,9 @@ def _save_json(path, obj) -> str:
     return text
 
 
+_TRIAL_STATUSES = ("RUNNING", "IDLE", "INVALID", "STOPPED", "COMPLETED", "FAILED")
+
+
 def trials_frame(tuner: kt.Tuner) -> pd.DataFrame:
     """One row per trial, in the order they ran.
 
@@ -734,6 +748,10 @@ def trials_frame(tuner: kt.Tuner) -> pd.DataFrame:
     `initial_epoch`, `seconds`,
     `message` (why a trial failed) and `history` (its per-epoch history, a dict of lists).
     """
+    if not isinstance(getattr(tuner, "oracle", None), kt.Oracle):
+        raise TypeError(
+            f"trials_frame takes a KerasTuner tuner (from make_tuner), got {type(tuner).__name__}."
+        )
     rows = []
     for trial_id, trial in sorted(tuner.oracle.trials.items(), key=lambda item: int(item[0])):
         hp = trial.hyperparameters
@@ -769,9 +787,29 @@ def _objective_column(frame: pd.DataFrame, objective: str) -> str:
     return objective
 
 
+def _check_frame(frame: Any, helper: str, needs: tuple[str, ...] = ("status",)) -> None:
+    """A trials table from `trials_frame` (or `search`), or a TypeError/KeyError that says so."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"{helper} takes the trials table that search(...) or trials_frame(tuner) returns, "
+            f"got {type(frame).__name__}."
+        )
+    missing = [name for name in needs if name not in frame.columns]
+    if missing:
+        raise KeyError(
+            f"{helper} needs the trials table's {', '.join(missing)} column(s), which this table lacks; "
+            "pass the whole table from search(...) or trials_frame(tuner), not a selection of its columns."
+        )
+
+
 def best_so_far(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
     """The best objective after each trial against the epochs consumed so far (empty for no trials)."""
+    _check_frame(frame, "best_so_far", ("trial", "status", "epochs"))
     if frame.empty:
+        if objective not in OBJECTIVES:
+            raise KeyError(
+                f"Unknown objective {objective!r}; the book's objectives are {', '.join(OBJECTIVES)}."
+            )
         return pd.DataFrame(columns=["trial", "epochs_consumed", "best"])
     _objective_column(frame, objective)
     sign = 1 if OBJECTIVES[objective] == "min" else -1
@@ -788,11 +826,13 @@ def best_so_far(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
 
 def completed(frame: pd.DataFrame) -> pd.DataFrame:
     """The finished trials only."""
+    _check_frame(frame, "completed")
     return frame[frame["status"] == "COMPLETED"]
 
 
 def best_trial(frame: pd.DataFrame, objective: str) -> pd.Series:
     """The best completed trial's row."""
+    _check_frame(frame, "best_trial")
     if completed(frame).empty:
         failed = int((frame["status"] == "FAILED").sum())
         why = f" ({failed} failed: see the table's message column)" if failed else ""
@@ -886,6 +926,11 @@ def surrogate_slice(tuner: kt.Tuner, name: str, *, trials: int | None = None, po
 
 def space_table(hypermodel) -> pd.DataFrame:
     """The search space as a table: each hyperparameter, its range, default, and condition."""
+    if not callable(getattr(hypermodel, "declare", None)):
+        raise TypeError(
+            "space_table takes one of lab's hypermodels (such as DenseAutoencoderHyperModel(...)), "
+            f"got {type(hypermodel).__name__}."
+        )
     rows = []
     for item in hypermodel.declare().space:
         config = item.get_config()
@@ -1006,6 +1051,7 @@ def capped(frame: pd.DataFrame, epochs: int) -> pd.Series:
     """True for each finished trial that used every one of `epochs` (counting the epochs a
     Hyperband trial continued from): early stopping never fired, so it was still
     improving when the cap cut it, and its rank partly measures how fast it learns."""
+    _check_frame(frame, "capped", ("status", "epochs"))
     epochs = checks.integer(epochs, "epochs", minimum=1)
     start = frame["tuner/initial_epoch"].fillna(0) if "tuner/initial_epoch" in frame else 0
     return (frame["status"] == "COMPLETED") & (start + frame["epochs"] >= epochs)

@@ -605,6 +605,34 @@ def _refuse_outside_range(panel: RetrainPanel, name: str, control: w.ValueWidget
         raise TraitError(message)
 
     control._register_validator(validate, ["value"])
+    if getattr(control, "options", None) is None:
+        for bound in ("min", "max"):
+            control._register_validator(_bound_validator(panel, name, control, bound), [bound])
+
+
+def _bound_validator(panel: RetrainPanel, name: str, control: w.ValueWidget, bound: str):
+    """Refuse a new min or max that would move the control's value, instead of moving it in silence."""
+    from traitlets import TraitError
+
+    def validate(_widget, proposal):
+        new = proposal["value"]
+        low, high = (new, control.max) if bound == "min" else (control.min, new)
+        if low > high:
+            raise TraitError(f"setting {name}'s {bound} to {new} would put min above max")
+        value, shown = control.value, (low, high)
+        if isinstance(control, w.FloatLogSlider):
+            shown = (control.base**low, control.base**high)
+        if not shown[0] <= value <= shown[1]:
+            message = (
+                f"a {bound} of {_fmt(new)} would move {name} from {_fmt(value)} to the range's end; "
+                f"set {name}'s value inside {_fmt(shown[0])} to {_fmt(shown[1])} first, "
+                f"then change its {bound}."
+            )
+            panel.message.value = f"<b style='color:#b00'>Not set:</b> {html.escape(message)}"
+            raise TraitError(message)
+        return new
+
+    return validate
 
 
 def _fmt(value: Any) -> str:

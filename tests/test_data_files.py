@@ -132,6 +132,10 @@ def test_pickled_objects(home):
         (dict(y_train=np.arange(60, dtype=np.uint8) % 10 + 1), ["labels include 10", "from 0 to 9"]),
         (dict(y_test=np.arange(30, dtype=np.uint8) % 10 + 200), ["test labels include 209"]),
         (dict(x_train=np.ones((60, 28, 28), np.uint8)), ["binarized", "almost black"]),
+        (
+            dict(y_train=np.arange(60, dtype=np.uint8) % 9),
+            ["test labels hold classes [9] that no training image has", "not belong to one dataset"],
+        ),
     ],
     ids=[
         "14x14",
@@ -149,6 +153,7 @@ def test_pickled_objects(home):
         "labels-1-to-10",
         "labels-200s",
         "binary-bytes",
+        "test-class-unseen",
     ],
 )
 def test_bad_contents_are_named(home, changes, words):
@@ -257,6 +262,9 @@ def test_damaged_gzip_is_named(home, how):
         (dict(max_train=2.5), "got 2.5 (float)"),
         (dict(val_fraction=0.5, test_fraction=0.5), "sum to less than 1"),
         (dict(val_fraction="a fifth"), "val_fraction must be a finite number"),
+        (dict(val_fraction=0.001), "val_fraction=0.001 leaves 2 of the 1437 digits examples held out"),
+        (dict(test_fraction=0.001), "Choose test_fraction between 0.006 and 0.994"),
+        (dict(val_fraction=0.79, test_fraction=0.205), "val_fraction=0.79 leaves"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, words):

@@ -144,6 +144,10 @@ def test_sizes_as_numpy_numbers_or_command_line_strings_mean_what_they_say():
         (dict(latent_dim=4.5), "latent_dim must be a whole number"),
         (dict(learning_rate=float("inf")), "learning_rate must be a finite number > 0"),
         (dict(mask_fraction=-0.1), "mask_fraction must be a finite number >= 0 and < 1"),
+        (dict(kernel_initializer="bogus"), "Unknown kernel_initializer 'bogus'"),
+        (dict(latent_activation="softplus2"), "Unknown latent_activation 'softplus2'"),
+        (dict(lr_decay_rate=0.5, lr_decay_steps=0), "lr_decay_steps must be a whole number of 1 or more"),
+        (dict(lr_decay_rate=1.5), "lr_decay_rate must be a finite number > 0 and <= 1"),
     ],
 )
 def test_sizes_and_penalties_of_the_wrong_kind_are_refused(kwargs, message):

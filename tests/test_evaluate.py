@@ -76,3 +76,16 @@ def test_roc_threshold_and_rates_on_separable_scores():
     assert evaluate.detection_rates(scores, is_anomaly, threshold) == dict(tpr=1.0, fpr=0.0, precision=1.0)
     with pytest.raises(ValueError, match="both normal and anomalous"):
         evaluate.roc(scores, np.zeros(5, bool))
+
+
+def test_roc_and_thresholds_refuse_scores_and_labels_they_cannot_use():
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    with pytest.raises(ValueError, match="1 of the 5 anomaly scores are NaN or infinite"):
+        evaluate.roc(np.r_[scores[:4], np.nan], np.array([0, 0, 0, 1, 1]))
+    with pytest.raises(ValueError, match="is_anomaly must be True/False .* got the values \\[0, 2\\]"):
+        evaluate.roc(scores, np.array([0, 0, 0, 2, 2]))
+    with pytest.raises(ValueError, match="5 scores for 4 labels"):
+        evaluate.roc(scores, np.array([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match="normal scores are NaN or infinite"):
+        evaluate.normal_threshold(np.array([0.1, np.inf, 0.2]))
+    assert evaluate.roc(scores, np.array([0, 0, 0, 1, 1]))["auc"] == pytest.approx(1.0)

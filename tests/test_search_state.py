@@ -93,6 +93,10 @@ def _refused(folder, call, *words, error=tuning.SearchStateError):
             lambda p: (p / "trial_0" / tuning.FIT_RECORD).write_text('{"history": {"lo'),
             ["lab_fit.json cannot"],
         ),
+        (
+            lambda p: _edit(p / "trial_1" / "trial.json", status="BOGUS"),
+            ["trial_1/trial.json gives the status 'BOGUS', which is none of KerasTuner's"],
+        ),
     ],
     ids=[
         "oracle-truncated",
@@ -110,6 +114,7 @@ def _refused(folder, call, *words, error=tuning.SearchStateError):
         "signature-a-list",
         "signature-odd",
         "fit-record-truncated",
+        "trial-status-unknown",
     ],
 )
 def test_a_damaged_search_folder_is_named_with_the_ways_out(ds, search, damage, words):
@@ -265,6 +270,10 @@ def test_table_helpers_work_on_a_search_with_no_trials(ds, tmp_path):
     assert not tuning.capped(frame, 3).any()
     with pytest.raises(ValueError, match="No trial has completed yet"):
         tuning.best_trial(frame, "val_mse")
+    with pytest.raises(TypeError, match="trials_frame takes a KerasTuner tuner .* got NoneType"):
+        tuning.trials_frame(None)
+    with pytest.raises(TypeError, match="space_table takes one of lab's hypermodels .* got str"):
+        tuning.space_table("units")
 
 
 def test_an_objective_the_trials_do_not_report_is_named_with_the_ones_they_do(finished):
@@ -372,6 +381,15 @@ def test_hypermodel_and_helper_arguments_are_checked(ds, finished):
         (dict(seed=-1), "seed must be a whole number from 0"),
         (dict(tune=("units",), choices={"units": []}), "gives no values for ['units']"),
         (dict(input_dim=1), "input_dim must be a whole number of 2 or more"),
+        (
+            dict(fixed={"latent_dim": 0}),
+            "The fixed values {'latent_dim': 0} cannot build a model: latent_dim",
+        ),
+        (
+            dict(tune=("units",), fixed={"activation": "gelu"}),
+            "cannot build a model: Unknown activation 'gelu'",
+        ),
+        (dict(tune=("units",), choices={"units": [16, "x"]}), "cannot be searched: A `Choice` can contain"),
     ]:
         with pytest.raises(ValueError) as info:
             DenseAutoencoderHyperModel(**{"input_dim": ds.n_features, **kwargs})
@@ -383,6 +401,21 @@ def test_hypermodel_and_helper_arguments_are_checked(ds, finished):
         tuning.search(tuner, (ds.x_train, ds.x_val))
     with pytest.raises(ValueError, match="epochs must be a whole number"):
         tuning.capped(tuning.trials_frame(tuner), "one")
+    with pytest.raises(ValueError, match="project_name must be a plain folder name .* at most 255 bytes"):
+        _tuner(ds, finished.parent, project_name="p" * 300)
+    assert not (finished.parent / ("p" * 255)).exists()
+
+
+def test_table_helpers_refuse_what_is_not_a_trials_table(ds, finished):
+    frame = tuning.trials_frame(_tuner(ds, finished))
+    with pytest.raises(TypeError, match="completed takes the trials table that search"):
+        tuning.completed(frame.to_dict("records"))
+    with pytest.raises(KeyError, match="best_trial needs the trials table's status column"):
+        tuning.best_trial(frame.drop(columns="status"), "val_mse")
+    with pytest.raises(KeyError, match="Unknown objective 'bogus'; the book's objectives are val_mse"):
+        tuning.best_so_far(frame.iloc[:0], "bogus")
+    with pytest.raises(KeyError, match="capped needs the trials table's epochs"):
+        tuning.capped(frame[["trial", "status"]], 3)
 
 
 def test_over_seeds_helpers_refuse_seeds_and_hypermodels_that_do_not_fit(ds, finished):

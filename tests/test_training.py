@@ -147,3 +147,18 @@ def test_data_a_fit_cannot_use_is_refused(tiny_images):
         fit_autoencoder(_model(), np.round(tiny_images * 255), epochs=1)
     with pytest.raises(ValueError, match="The validation images run from -0.95"):
         fit_autoencoder(_model(), tiny_images, tiny_images[:16] - 1, epochs=1)
+
+
+def test_data_of_the_wrong_shape_is_refused_before_training(tiny_images):
+    model = _model()
+    with pytest.raises(ValueError, match="The training images have shape \\(64,\\); give a 2-D array"):
+        fit_autoencoder(model, tiny_images[0], epochs=1)
+    with pytest.raises(
+        ValueError, match="The validation images are 10 values wide, but the model's input is 64"
+    ):
+        fit_autoencoder(model, tiny_images, tiny_images[:, :10], epochs=1)
+    with pytest.raises(
+        ValueError, match="validation targets are 10 values wide.*leave y_train and y_val unset"
+    ):
+        fit_autoencoder(model, tiny_images, tiny_images, y_val=tiny_images[:, :10], epochs=1)
+    assert model.optimizer.iterations.numpy() == 0  # refused before any step

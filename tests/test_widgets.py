@@ -223,6 +223,35 @@ def test_a_value_set_in_code_outside_a_control_is_refused_not_clamped(setting, n
     assert "Not set" in panel.message.value and words in html.unescape(panel.message.value)
 
 
+@pytest.mark.parametrize(
+    "name, bound, new, words",
+    [
+        ("latent_dim", "max", 4, "a max of 4 would move latent_dim from 8"),
+        ("latent_dim", "min", 10, "a min of 10 would move latent_dim from 8"),
+        ("learning_rate", "max", -4, "set learning_rate's value inside 1.0e-05 to 1.0e-04 first"),
+        ("dropout", "min", 0.5, "a min of 0.5 would move dropout from 0.0"),
+    ],
+)
+def test_a_new_range_that_would_move_the_value_is_refused_not_applied(setting, name, bound, new, words):
+    from traitlets import TraitError
+
+    panel = _panel(setting)
+    control = panel.controls[name]
+    before, limits = panel.settings(), (control.min, control.max)
+    with pytest.raises(TraitError, match=words):
+        setattr(control, bound, new)
+    assert panel.settings() == before and (control.min, control.max) == limits
+    assert "Not set" in panel.message.value
+
+
+def test_a_new_range_that_keeps_the_value_is_applied(setting):
+    panel = _panel(setting)
+    panel.controls["latent_dim"].max = 20
+    panel.controls["latent_dim"].min = 2
+    assert (panel.controls["latent_dim"].min, panel.controls["latent_dim"].max) == (2, 20)
+    assert panel.settings()["latent_dim"] == 8
+
+
 def test_values_within_a_control_are_set_as_given(setting):
     panel = _panel(setting)
     panel.controls["units"].value = 64.0  # the same number as an option

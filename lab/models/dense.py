@@ -88,8 +88,10 @@ def make_optimizer(
     learning_rate = checks.number(learning_rate, "learning_rate", above=0)
     lr: float | keras.optimizers.schedules.LearningRateSchedule = learning_rate
     if lr_decay_rate is not None:
-        if not 0 < lr_decay_rate <= 1:
-            raise ValueError(f"lr_decay_rate must be in (0, 1], got {lr_decay_rate}")
+        lr_decay_rate = checks.number(
+            lr_decay_rate, "lr_decay_rate", above=0, maximum=1, hint="None: no decay."
+        )
+        lr_decay_steps = checks.integer(lr_decay_steps, "lr_decay_steps", minimum=1)
         lr = keras.optimizers.schedules.ExponentialDecay(
             learning_rate, decay_steps=lr_decay_steps, decay_rate=lr_decay_rate
         )
@@ -259,7 +261,19 @@ def build_dense_autoencoder(
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
 
+    if latent_activation is not None and latent_activation not in (*ACTIVATIONS, "linear"):
+        raise ValueError(
+            f"Unknown latent_activation {latent_activation!r}. Choose None (linear) or one of: "
+            f"{', '.join(ACTIVATIONS)}."
+        )
     init = kernel_initializer or default_initializer(activation)
+    try:
+        keras.initializers.get(init)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"Unknown kernel_initializer {init!r}. Use a Keras initializer name such as 'glorot_uniform', "
+            "'he_normal' or 'lecun_normal', or None for the default that suits the activation."
+        ) from None
     block = dict(activation=activation, dropout=dropout, batch_norm=batch_norm, l2=l2, initializer=init)
 
     inputs = keras.Input(shape=(input_dim,), name="image")
