@@ -193,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # The settings every notebook will make, checked once here rather than in each kernel.
     try:
-        config.preset(args.preset, seed=args.seed, figures_dir=args.figures_dir)
-        output = checks.folder(args.output_dir, "--output-dir").resolve()
+        # The checked paths, with a leading ~ expanded (a shell leaves `--opt=~/x` as it is).
+        args.figures_dir = config.preset(
+            args.preset, seed=args.seed, figures_dir=args.figures_dir
+        ).figures_dir
+        args.output_dir = checks.folder(args.output_dir, "--output-dir")
+        output = args.output_dir.resolve()
         if output == NOTEBOOKS_DIR.resolve():
             raise ValueError(
                 f"--output-dir is {args.output_dir}, the folder of the notebooks themselves: the executed "

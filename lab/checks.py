@@ -225,6 +225,11 @@ def folder(value: Any, name: str, *, also: str = "") -> Path:
         raise SettingError(f"{label} is {str(path)!r}, which is a file, not a folder. Choose a folder.")
     probe = path
     while not probe.exists() and probe != probe.parent:
+        if probe.is_symlink():
+            raise SettingError(
+                f"{label} is {str(path)!r}, under {str(probe)!r}, a link to nothing or a loop. "
+                "Choose a folder."
+            )
         probe = probe.parent
     if not probe.is_dir():
         raise SettingError(
@@ -238,6 +243,19 @@ def folder(value: Any, name: str, *, also: str = "") -> Path:
             "Choose a folder you can write to, or change its permissions."
         )
     return path
+
+
+def boolean(value: Any, name: str) -> bool:
+    """`value` if it is exactly True or False (NumPy's too); otherwise a SettingError.
+
+    A string such as "False" is true to Python, and 0.5 switches a feature on, so
+    neither is read as a switch.
+    """
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise SettingError(f"{name} must be True or False, {_got(value)}.")
 
 
 def _space(hint: str) -> str:

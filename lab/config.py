@@ -286,7 +286,9 @@ def flag(value: object, name: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     hint = ""
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+    if isinstance(value, str) and value.strip() in ("True", "False"):
+        hint = f" Remove the spaces around it: {value.strip()}."
+    elif isinstance(value, str) and value.strip().lower() in ("true", "false"):
         hint = (
             " From papermill's command line, write it with a capital letter:"
             f" -p {name.upper()} {value.strip().capitalize()}."

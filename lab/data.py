@@ -107,8 +107,9 @@ def load_dataset(
     seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     val_fraction = checks.number(val_fraction, "val_fraction", above=0, below=1)
     test_fraction = checks.number(test_fraction, "test_fraction", above=0, below=1)
-    if val_fraction + test_fraction >= 1:
+    if name == "digits" and val_fraction + test_fraction >= 1:
         raise ValueError("val_fraction and test_fraction must sum to less than 1, leaving examples to train.")
+    download = checks.boolean(download, "download")
     max_train = checks.integer(max_train, "max_train", minimum=1, optional=True)
     max_eval = checks.integer(max_eval, "max_eval", minimum=1, optional=True)
 
@@ -209,7 +210,7 @@ def _subsample(x: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
 
 def keras_home() -> Path:
     """The Keras cache folder: `$KERAS_HOME` if set, else `~/.keras`."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
 
 
 def cached_files(name: str) -> list[Path]:
@@ -313,6 +314,12 @@ def _pixels(x: np.ndarray, what: str) -> np.ndarray:
         raise _Malformed(
             f"its {what} pixels are whole numbers no larger than {high:g} (binarized images?); the Keras "
             "file stores bytes from 0 to 255, and 0/1 bytes divided by 255 would be almost black"
+        )
+    if kind in "ui" and high < 32:
+        raise _Malformed(
+            f"its {what} pixels are whole numbers no larger than {high:g} (another scale, such as "
+            "the 0 to 16 of scikit-learn's digits?); the Keras file stores bytes from 0 to 255, "
+            "and these divided by 255 would be almost black"
         )
     if high > 255:
         raise _Malformed(
@@ -421,26 +428,38 @@ def _missing_message(name: str, paths: list[Path], download: bool) -> str:
 def add_gaussian_noise(x: np.ndarray, std: float, *, seed: int = 0) -> np.ndarray:
     """Add zero-mean Gaussian noise of standard deviation `std`, clipped to [0, 1]."""
     std = checks.number(std, "std", minimum=0)
-    _check_scaled(x, "add_gaussian_noise")
-    seed = checks.integer(seed, "seed", minimum=0)
+    x = _check_scaled(x, "add_gaussian_noise")
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     rng = np.random.default_rng(seed)
     noisy = x + rng.normal(0.0, std, size=x.shape)
     return np.clip(noisy, 0.0, 1.0).astype(x.dtype)
 
 
-def _check_scaled(x: np.ndarray, who: str) -> None:
+def _check_scaled(x: np.ndarray, who: str) -> np.ndarray:
+    """`x` as an array of float pixels in [0, 1], or a message that says how to get there."""
     x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{who} expects float images scaled to [0, 1] (as lab.data loads them), got values of type "
+            f"{x.dtype}; convert them first, e.g. x.astype('float32') / 255 for bytes."
+        )
+    if np.isnan(x).any():
+        raise ValueError(
+            f"{who} got images with {int(np.isnan(x).sum())} NaN pixels; replace or drop them first."
+        )
     if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
         raise ValueError(
             f"{who} expects images scaled to [0, 1] (as lab.data loads them); these run from "
             f"{np.nanmin(x):g} to {np.nanmax(x):g}. Divide bytes by 255 first."
         )
+    return x
 
 
 def add_masking_noise(x: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
     """Set a random `fraction` of each image's pixels to zero."""
     fraction = checks.number(fraction, "fraction", minimum=0, maximum=1)
-    seed = checks.integer(seed, "seed", minimum=0)
+    x = _check_scaled(x, "add_masking_noise")
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     rng = np.random.default_rng(seed)
     keep = rng.random(x.shape) >= fraction
     return (x * keep).astype(x.dtype)
@@ -464,7 +483,14 @@ def class_counts(dataset: Dataset):
 
 def take_train(dataset: Dataset, n: int, *, seed: int = 0) -> Dataset:
     """The same splits with only `n` training examples (stratified), for overfitting on purpose."""
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"take_train takes a Dataset (data.load_for(cfg)), got {type(dataset).__name__}.")
     n = checks.integer(n, "n", minimum=1)
+    if n > len(dataset.y_train):
+        raise ValueError(
+            f"n is {n}, but the training split holds only {len(dataset.y_train)} examples; "
+            f"ask for at most {len(dataset.y_train)}."
+        )
     x, y = _subsample(dataset.x_train, dataset.y_train, n, checks.integer(seed, "seed", minimum=0))
     return replace(dataset, x_train=x, y_train=y)
 
@@ -477,10 +503,21 @@ def without_classes(
     For anomaly detection: a model trained (and early-stopped) on the result has
     never seen those classes; the untouched splits keep them as anomalies.
     """
-    classes = (classes,) if np.isscalar(classes) else tuple(classes)
+    if isinstance(classes, (str, bytes, dict)) or np.ndim(classes) not in (0, 1):
+        raise TypeError(
+            f"classes must be a class label or a list of them, such as [7] or (3, 8); got {classes!r}."
+        )
+    if np.ndim(classes) == 0:
+        listed = [classes.item() if isinstance(classes, np.ndarray) else classes]
+    else:
+        listed = list(classes)
+    classes = tuple(checks.integer(c, "each class in classes", minimum=0) for c in listed)
     splits = (splits,) if isinstance(splits, str) else tuple(splits)
-    if not set(classes) < set(np.unique(dataset.y_train)):
-        labels = np.unique(dataset.y_train).tolist()
+    labels = np.unique(dataset.y_train).tolist()
+    unknown = sorted(set(classes) - set(labels))
+    if unknown:
+        raise ValueError(f"classes {unknown} are not labels of this dataset; its labels are {labels}.")
+    if not classes or set(classes) == set(labels):
         raise ValueError(f"classes {classes} must be some, not all, of the labels {labels}")
     changes = {}
     for split in splits:
@@ -493,9 +530,16 @@ def without_classes(
 def label_subset(y: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
     """Indices of a stratified `fraction` of the examples, at least one per class."""
     fraction = checks.number(fraction, "fraction", above=0, maximum=1)
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     y = np.asarray(y)
     if y.ndim != 1 or y.size == 0:
         raise ValueError(f"y must be a non-empty 1-D array of class labels, got shape {y.shape}")
+    if y.dtype.kind not in "iu" and not (
+        y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == y.round())
+    ):
+        raise ValueError(
+            f"y must hold whole-number class labels, got values of type {y.dtype} such as {y[:3]}."
+        )
     rng = np.random.default_rng(seed)
     picks = []
     for label in np.unique(y):

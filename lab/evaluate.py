@@ -21,6 +21,7 @@ _CHUNK = 4096
 
 def predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     """Run a model (or an encoder) on `x` in inference mode, without `model.predict`'s overhead."""
+    x = _rows(x, "x", model)
     parts = [
         keras.ops.convert_to_numpy(model(x[i : i + _CHUNK], training=False)) for i in range(0, len(x), _CHUNK)
     ]
@@ -51,7 +52,17 @@ def reconstruction_errors(
         target: what the output should be; defaults to `x`. Pass the clean
             images with noisy inputs to measure denoising.
     """
-    target = x if target is None else target
+    x = _rows(x, "x", autoencoder)
+    if len(x) == 0:
+        raise ValueError("x is empty: give at least one image to measure.")
+    if _expects_unit_pixels(autoencoder):
+        _check_pixels(x, "input")
+    target = x if target is None else _rows(target, "target")
+    if target.shape != x.shape:
+        raise ValueError(
+            f"target has shape {target.shape} but x has {x.shape}: give one target image per input image "
+            "(the clean images, for denoising)."
+        )
     return np.mean((predict(autoencoder, x) - target) ** 2, axis=1)
 
 
@@ -62,11 +73,17 @@ def reconstruction_error(autoencoder: keras.Model, x: np.ndarray, target: np.nda
 
 def mean_image_error(x_train: np.ndarray, x_eval: np.ndarray) -> float:
     """MSE of always answering the mean training image: the floor any model must beat."""
+    x_train, x_eval = _rows(x_train, "x_train"), _rows(x_eval, "x_eval")
+    if x_train.shape[1] != x_eval.shape[1] or not len(x_train) or not len(x_eval):
+        raise ValueError(
+            f"x_train {x_train.shape} and x_eval {x_eval.shape} must both hold images of the same width."
+        )
     return float(np.mean((x_eval - x_train.mean(axis=0)) ** 2))
 
 
 def code_sparsity(z: np.ndarray, *, tol: float = 1e-2) -> float:
     """Share of code entries whose magnitude is below `tol` (near zero)."""
+    tol = checks.number(tol, "tol", minimum=0)
     return float(np.mean(np.abs(z) < tol))
 
 
@@ -78,24 +95,7 @@ def roc(scores: np.ndarray, is_anomaly: np.ndarray) -> dict[str, np.ndarray | fl
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    scores = np.asarray(scores, dtype=float).ravel()
-    is_anomaly = np.asarray(is_anomaly).ravel()
-    if len(scores) != len(is_anomaly):
-        raise ValueError(
-            f"roc got {len(scores)} scores for {len(is_anomaly)} labels; give one score per image."
-        )
-    if not set(np.unique(is_anomaly).tolist()) <= {0, 1}:
-        raise ValueError(
-            "is_anomaly must be True/False (or 1/0) for each image, got the values "
-            f"{np.unique(is_anomaly)[:5].tolist()}; compare class labels first, "
-            "e.g. np.isin(y, ANOMALY_CLASSES)."
-        )
-    if not np.isfinite(scores).all():
-        bad = int((~np.isfinite(scores)).sum())
-        raise ValueError(
-            f"{bad} of the {len(scores)} anomaly scores are NaN or infinite (a diverged model?); "
-            "retrain the model or drop those images before drawing a ROC curve."
-        )
+    scores, is_anomaly = _scores_and_flags(scores, is_anomaly, "roc")
     if len(np.unique(is_anomaly)) != 2:
         raise ValueError("ROC needs both normal and anomalous examples")
     fpr, tpr, thresholds = roc_curve(is_anomaly, scores)
@@ -115,9 +115,12 @@ def normal_threshold(normal_scores: np.ndarray, false_alarm_rate: float = 0.05) 
     This is what a deployment can do when no labelled anomalies exist: it fixes
     the expected share of false alarms, not the share of anomalies caught.
     """
-    if not 0 < false_alarm_rate < 1:
-        raise ValueError(f"false_alarm_rate must be between 0 and 1, got {false_alarm_rate}")
+    false_alarm_rate = checks.number(false_alarm_rate, "false_alarm_rate", above=0, below=1)
     normal_scores = np.asarray(normal_scores, dtype=float)
+    if normal_scores.ndim != 1:
+        raise ValueError(
+            f"normal_scores has shape {normal_scores.shape}; give one score per image (a 1-D array)."
+        )
     if normal_scores.size == 0:
         raise ValueError("normal_scores is empty: score some normal validation images first")
     if not np.isfinite(normal_scores).all():
@@ -134,16 +137,20 @@ def precision_at_share(tpr: float, fpr: float, share: float) -> float:
     A test split with 30% anomalies flatters precision; at a realistic 1%, even a
     small false-positive rate means most flagged images are normal.
     """
-    if not 0 < share < 1:
-        raise ValueError(f"share must be between 0 and 1, got {share}")
+    tpr = checks.number(tpr, "tpr", minimum=0, maximum=1)
+    fpr = checks.number(fpr, "fpr", minimum=0, maximum=1)
+    share = checks.number(share, "share", above=0, below=1)
     caught, false_alarms = tpr * share, fpr * (1 - share)
     return float(caught / (caught + false_alarms)) if caught + false_alarms > 0 else float("nan")
 
 
 def detection_rates(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float) -> dict[str, float]:
     """True- and false-positive rates and precision of flagging `scores >= threshold`."""
+    scores, is_anomaly = _scores_and_flags(scores, is_anomaly, "detection_rates")
+    threshold = checks.number(threshold, "threshold")
+    if len(np.unique(is_anomaly)) != 2:
+        raise ValueError("detection_rates needs both normal and anomalous examples, to rate both.")
     flagged = scores >= threshold
-    is_anomaly = np.asarray(is_anomaly, bool)
     return dict(
         tpr=float(flagged[is_anomaly].mean()),
         fpr=float(flagged[~is_anomaly].mean()),
@@ -153,6 +160,8 @@ def detection_rates(scores: np.ndarray, is_anomaly: np.ndarray, threshold: float
 
 def fit_pca(x_train: np.ndarray, latent_dim: int, *, seed: int = 0) -> PCA:
     """PCA with `latent_dim` components, fitted on the training split only."""
+    x_train = _rows(x_train, "x_train")
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     latent_dim = checks.integer(latent_dim, "latent_dim")
     if not 1 <= latent_dim <= min(x_train.shape):
         raise ValueError(f"PCA needs 1 <= latent_dim <= {min(x_train.shape)} for this data, got {latent_dim}")
@@ -161,6 +170,9 @@ def fit_pca(x_train: np.ndarray, latent_dim: int, *, seed: int = 0) -> PCA:
 
 def pca_reconstruction_errors(pca: PCA, x: np.ndarray) -> np.ndarray:
     """Per-example MSE of projecting `x` onto the PCA subspace and back."""
+    x = _rows(x, "x")
+    if x.shape[1] != pca.n_features_in_:
+        raise ValueError(f"x is {x.shape[1]} values wide, but this PCA was fitted on {pca.n_features_in_}.")
     return np.mean((pca.inverse_transform(pca.transform(x)) - x) ** 2, axis=1)
 
 
@@ -177,8 +189,24 @@ def linear_probe_accuracy(
     A high accuracy means the classes are linearly separable in the code: a
     measure of how useful the code is downstream, independent of reconstruction.
     """
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
+    z_train, z_eval = _rows(z_train, "z_train"), _rows(z_eval, "z_eval")
+    y_train, y_eval = np.asarray(y_train).ravel(), np.asarray(y_eval).ravel()
+    for z, y, split in ((z_train, y_train, "train"), (z_eval, y_eval, "eval")):
+        if len(z) != len(y):
+            raise ValueError(f"z_{split} holds {len(z)} codes for {len(y)} labels; give one label per code.")
+        if not np.isfinite(z).all():
+            raise ValueError(
+                f"z_{split} holds NaN or infinite codes (a diverged model?); "
+                "retrain it before probing its codes."
+            )
     if len(np.unique(y_train)) < 2:
         raise ValueError("A linear probe needs at least two classes in y_train.")
+    unseen = sorted(set(np.unique(y_eval).tolist()) - set(np.unique(y_train).tolist()))
+    if unseen:
+        raise ValueError(
+            f"y_eval holds classes {unseen[:5]} that y_train does not: the probe cannot predict them."
+        )
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
     with warnings.catch_warnings():
         # A probe that has not fully converged still measures separability.
@@ -208,6 +236,12 @@ def elbo(vae: keras.Model, x: np.ndarray, *, seed: int = 0) -> dict[str, float]:
     the sampling layer's generator is set from it for the estimate and put back after,
     so the same weights give the same figure however much the model has sampled before.
     """
+    _check_vae(vae, "elbo")
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
+    x = _rows(x, "x", vae)
+    if len(x) == 0:
+        raise ValueError("x is empty: give at least one image to estimate the ELBO on.")
+    _check_pixels(x, "input")
     keras.utils.set_random_seed(seed)
     generator = getattr(getattr(vae, "sampling", None), "seed_generator", None)
     saved = None if generator is None else keras.ops.convert_to_numpy(generator.state)
@@ -233,7 +267,8 @@ def active_units(vae: keras.Model, x: np.ndarray, *, threshold: float = 0.01) ->
         The number of units with variance of the posterior mean above
         `threshold`, and every unit's variance.
     """
-    mean, _ = vae.encoder(x, training=False)
+    _check_vae(vae, "active_units")
+    mean, _ = vae.encoder(_rows(x, "x", vae), training=False)
     variances = np.var(keras.ops.convert_to_numpy(mean), axis=0)
     return int(np.sum(variances > threshold)), variances
 
@@ -245,6 +280,10 @@ def kl_per_unit(vae: keras.Model, x: np.ndarray) -> np.ndarray:
     about the input (collapsed); unlike a count of active units, this says how much
     each unit carries, so a unit just above a variance threshold is not mistaken for a working one.
     """
+    _check_vae(vae, "kl_per_unit")
+    x = _rows(x, "x", vae)
+    if len(x) == 0:
+        raise ValueError("x is empty: give at least one image.")
     parts = [vae.encoder(x[i : i + _CHUNK], training=False) for i in range(0, len(x), _CHUNK)]
     mean = np.concatenate([keras.ops.convert_to_numpy(m) for m, _ in parts])
     log_var = np.concatenate([keras.ops.convert_to_numpy(v) for _, v in parts])
@@ -260,3 +299,68 @@ def bce_floor(x: np.ndarray, eps: float = 1e-7) -> float:
     """
     p = np.clip(np.asarray(x, dtype="float64"), eps, 1 - eps)
     return float(np.mean(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum(axis=1)))
+
+
+def _rows(x, name: str, model: keras.Model | None = None) -> np.ndarray:
+    """`x` as a 2-D numeric array, one example per row (as wide as `model`'s input, when given)."""
+    from lab.training import _width
+
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be an array of numbers, got values of type {x.dtype}.")
+    if x.ndim != 2:
+        raise ValueError(
+            f"{name} has shape {x.shape}; give a 2-D array, one flattened image (or code) per row "
+            "(for one image, x[None, :])."
+        )
+    width = None if model is None else _width(model, "input")
+    if width is not None and x.shape[1] != width:
+        raise ValueError(f"{name} is {x.shape[1]} values wide, but the model takes {width}.")
+    return x
+
+
+def _check_pixels(x: np.ndarray, name: str) -> None:
+    from lab.training import _check_pixels as check
+
+    check(x, name)
+
+
+def _expects_unit_pixels(model: keras.Model) -> bool:
+    """True for models trained on pixels in [0, 1] with binary cross-entropy (the book's default)."""
+    return getattr(model, "loss", None) == "binary_crossentropy" or hasattr(model, "terms")
+
+
+def _check_vae(model: keras.Model, helper: str) -> None:
+    if not hasattr(model, "terms") or not hasattr(model, "encoder"):
+        raise TypeError(
+            f"{helper} needs a VAE (from lab.models.build_vae or train_vae), got {type(model).__name__}; "
+            "for other autoencoders use reconstruction_error."
+        )
+
+
+def _scores_and_flags(scores, is_anomaly, helper: str) -> tuple[np.ndarray, np.ndarray]:
+    """One finite score and one True/False flag per image, or a message that says what is wrong."""
+    scores = np.asarray(scores, dtype=float)
+    is_anomaly = np.asarray(is_anomaly)
+    if scores.ndim != 1 or is_anomaly.ndim != 1:
+        raise ValueError(
+            f"{helper} takes one score and one flag per image (1-D arrays), got shapes "
+            f"{scores.shape} and {is_anomaly.shape}."
+        )
+    if len(scores) != len(is_anomaly):
+        raise ValueError(
+            f"{helper} got {len(scores)} scores for {len(is_anomaly)} labels; give one score per image."
+        )
+    if not set(np.unique(is_anomaly).tolist()) <= {0, 1}:
+        raise ValueError(
+            "is_anomaly must be True/False (or 1/0) for each image, got the values "
+            f"{np.unique(is_anomaly)[:5].tolist()}; compare class labels first, "
+            "e.g. np.isin(y, ANOMALY_CLASSES)."
+        )
+    if not np.isfinite(scores).all():
+        bad = int((~np.isfinite(scores)).sum())
+        raise ValueError(
+            f"{bad} of the {len(scores)} anomaly scores are NaN or infinite (a diverged model?); "
+            "retrain the model or drop those images first."
+        )
+    return scores, is_anomaly.astype(bool)

@@ -120,7 +120,20 @@ class _AutoencoderHyperModel(kt.HyperModel):
     ):
         super().__init__(name=name, tunable=True)
         tune = (tune,) if isinstance(tune, str) else tuple(self.TUNED if tune is None else tune)
+        for label, given in (("fixed", fixed), ("choices", choices)):
+            if given is not None and not isinstance(given, Mapping):
+                raise TypeError(
+                    f"{label} must be a dict of hyperparameter names and values, such as "
+                    f"{label}={{'units': 16}}, got {given!r}."
+                )
+        for key, values in (choices or {}).items():
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+                raise ValueError(
+                    f"choices[{key!r}] must be a list of values, such as [1e-3, 3e-3], got {values!r}."
+                )
         fixed, choices = dict(fixed or {}), {k: tuple(v) for k, v in (choices or {}).items()}
+        if "batch_size" in fixed:
+            fixed["batch_size"] = checks.integer(fixed["batch_size"], "fixed batch_size", minimum=1)
         for label, names in (("tune", tune), ("fixed", fixed), ("choices", choices)):
             unknown = sorted(set(names) - set(self.SPACE))
             if unknown:
@@ -151,11 +164,16 @@ class _AutoencoderHyperModel(kt.HyperModel):
             hp = self.declare()
         except (TypeError, ValueError) as error:  # KerasTuner refuses a Choice of mixed types
             raise ValueError(f"The choices {dict(self.choices)} cannot be searched: {error}") from None
-        if self.fixed:
+        if self.fixed or self.choices:
+            given = " and ".join(
+                f"{label} {dict(values)}"
+                for label, values in (("fixed values", self.fixed), ("choices", self.choices))
+                if values
+            )
             try:
                 self.builder(self.input_dim, **self.arguments(hp))
-            except ValueError as error:
-                raise ValueError(f"The fixed values {self.fixed} cannot build a model: {error}") from None
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"The {given} cannot build a model: {error}") from None
 
     # -- the search space ------------------------------------------------------------------
 
@@ -189,7 +207,7 @@ class _AutoencoderHyperModel(kt.HyperModel):
         return args
 
     def batch_size(self, hp: kt.HyperParameters) -> int:
-        return int(self._value(hp, "batch_size"))
+        return checks.integer(self._value(hp, "batch_size"), "batch_size", minimum=1)
 
     def declare(self, hp: kt.HyperParameters | None = None) -> kt.HyperParameters:
         """Declare every hyperparameter (conditional ones included) without building a model."""
@@ -205,6 +223,9 @@ class _AutoencoderHyperModel(kt.HyperModel):
         unknown = sorted(set(values) - {item.name for item in hp.space})
         if unknown:
             raise ValueError(f"{unknown} are not searched here; searched: {[i.name for i in hp.space]}")
+        for item in hp.space:
+            if item.name in values:
+                _check_in_space(item, values[item.name])
         hp.values.update(values)
         for item in hp.space:
             if hp.is_active(item) and item.name not in hp.values:
@@ -340,6 +361,26 @@ class VAEHyperModel(_AutoencoderHyperModel):
             "val_mse": evaluate.reconstruction_error(model, x_val),
             **_probe(model, x, x_val, labels, self.seed),
         }
+
+
+def _check_in_space(item: kt.engine.hyperparameters.HyperParameter, value: Any) -> None:
+    """Refuse a value that the search space of `item` does not hold (it was never searched)."""
+    config = item.get_config()
+    if "values" in config:
+        if not any(value == option and type(value) is not bool for option in config["values"]):
+            raise ValueError(
+                f"{item.name}={value!r} is not among the searched values {config['values']}; "
+                "retrain a value the search could have chosen, or widen the search space."
+            )
+        return
+    low, high = config["min_value"], config["max_value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"{item.name} must be a number from {low:g} to {high:g}, got {value!r}.")
+    if not (low * (1 - 1e-9) <= value <= high * (1 + 1e-9)):
+        raise ValueError(
+            f"{item.name}={value:g} lies outside the searched range {low:g} to {high:g}; "
+            "retrain a value the search could have chosen, or widen the search space."
+        )
 
 
 def _closest(values: Sequence, default: Any) -> Any:

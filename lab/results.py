@@ -56,6 +56,9 @@ class Study:
         splits_follow_seed: True when each seed also draws its own data split;
             False keeps the split of `cfg.seed` and varies the training seed only.
         seeds: seeds to run; None uses `cfg.n_seeds`.
+        per_split: True when the table belongs to the split of `cfg.seed` (a notebook
+            compares it with runs on that split): each split seed has its own file,
+            `<name>_<preset>_<dataset>_seed<N>`, and a table of another split is never read.
         finish: `finish(table)` returns the table with columns that need every run
             (such as the "poor" status, relative to the best run); applied after
             computing and again after loading, so it never goes stale.
@@ -69,6 +72,7 @@ class Study:
     splits_follow_seed: bool = False
     seeds: int | None = None
     finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    per_split: bool = False
 
 
 STUDIES: dict[str, Study] = {}
@@ -89,7 +93,8 @@ def get(name: str) -> Study:
 
 
 def _stem(study: Study, cfg: RunConfig) -> str:
-    return f"{study.name}_{cfg.preset}_{cfg.dataset}"
+    stem = f"{study.name}_{cfg.preset}_{cfg.dataset}"
+    return f"{stem}_seed{cfg.seed}" if study.per_split else stem
 
 
 def _canonical(settings: dict[str, Any]) -> str:
@@ -310,6 +315,12 @@ def check(study: Study | str, cfg: RunConfig, folder: Path | str = RESULTS_DIR) 
     if missing:
         raise ValueError(f"{path} lacks {', '.join(missing)}: regenerate it with the command that made it.")
     expected = _record(study, cfg, record["seeds"])
+    if study.per_split and record.get("split_seed") != cfg.seed:
+        raise ValueError(
+            f"{path.name} holds runs on the split of seed {record.get('split_seed')}, "
+            f"not of seed {cfg.seed}. "
+            f"Regenerate it with: {expected['command']}"
+        )
     stale = [k for k in ("budgets", "plan") if json.loads(json.dumps(expected[k])) != record[k]]
     if stale:
         raise ValueError(
@@ -428,9 +439,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError(
                     f"--seed {cfg.seed} with --seeds {args.seeds} runs past NumPy's largest seed."
                 )
-        checks.folder(args.out, "--out")
-    except (KeyError, ValueError) as error:
-        print(error.args[0], file=sys.stderr)
+        args.out = checks.folder(args.out, "--out")  # with a leading ~ expanded
+        from lab import data
+
+        data.load_for(cfg)  # an unavailable dataset is reported here, in one line
+    except (KeyError, ValueError, RuntimeError) as error:
+        message = str(error.args[0]).replace("seed (SEED in a notebook's parameters)", "--seed")
+        print(f"error: {message}", file=sys.stderr)
         return 2
     table = compute(study, cfg, n_seeds=args.seeds, out_dir=args.out)
     print(f"wrote {len(table)} runs to {Path(args.out) / _stem(study, cfg)}.csv")

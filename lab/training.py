@@ -91,13 +91,23 @@ def fit_autoencoder(
     seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED, optional=True)
     initial_epoch = checks.integer(initial_epoch, "initial_epoch", minimum=0)
     batch_size = checks.integer(batch_size, "batch_size", minimum=1)
+    restore_best = checks.boolean(restore_best, "restore_best")
     patience = checks.integer(patience, "patience", optional=True, hint="None trains every epoch.")
     if patience is not None and patience < 1:
         raise ValueError(
             f"patience must be at least 1 (epochs without improvement before stopping), got {patience}; "
             "use patience=None to train every epoch"
         )
-    if len(x_train) == 0:
+    if isinstance(x_val, tuple):
+        raise TypeError(
+            "x_val is a tuple; give the validation images alone (fit_autoencoder reconstructs them), "
+            "and other targets as y_val=..."
+        )
+    if x_val is None and y_val is not None:
+        raise ValueError("y_val was given but x_val is None: give the validation images as x_val as well.")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end must be a function of (epoch, logs), got {on_epoch_end!r}.")
+    if x_train is None or len(x_train) == 0:
         raise ValueError("x_train is empty: there is nothing to train on")
     if x_val is not None and len(x_val) == 0:
         raise ValueError("x_val is empty: pass x_val=None to train without a validation split")
@@ -182,7 +192,13 @@ def _check_shape(model: keras.Model, x: np.ndarray, side: str, name: str) -> Non
     """Inputs and targets are tables of flattened images, one row each, as wide as the model's ends."""
     what = "images" if side == "input" else "targets"
     if side == "output" and x.ndim == 1 and x.dtype.kind in "iu":
-        return  # class labels for a classifier's sparse loss
+        if "sparse" in str(getattr(model, "loss", "")):
+            return  # class labels for a classifier's sparse loss
+        raise ValueError(
+            f"The {name} targets are class labels (shape {x.shape}), but this model reconstructs images; "
+            "leave y_train and y_val unset to train an autoencoder "
+            "(labels are for the probe and classifiers)."
+        )
     if x.ndim != 2:
         raise ValueError(
             f"The {name} {what} have shape {x.shape}; give a 2-D array, one flattened image per row "
@@ -203,6 +219,12 @@ def _check_shape(model: keras.Model, x: np.ndarray, side: str, name: str) -> Non
 
 def _check_pixels(x: np.ndarray, name: str) -> None:
     """An autoencoder's images must be scaled to [0, 1], as its sigmoid output and loss assume."""
+    if x.dtype.kind == "f" and np.isnan(x).any():
+        raise ValueError(
+            f"The {name} images hold {int(np.isnan(x).sum())} NaN pixels; "
+            "replace or drop them before training (a NaN pixel makes every loss NaN, "
+            "which would read as a diverged run)."
+        )
     finite = x[np.isfinite(x)] if x.dtype.kind == "f" else x
     if finite.size and (finite.min() < 0 or finite.max() > 1):
         raise ValueError(

@@ -226,6 +226,15 @@ def check_search_folder(folder: Path | str) -> None:
         signature = _read_state(folder / SIGNATURE, ())
         if not all(isinstance(v, dict) for v in signature.values()):
             raise SearchStateError(_damaged(folder, f"{SIGNATURE} holds unexpected values"))
+        finished = [d for d in trial_dirs if (d / "trial.json").exists()]
+        lacking = [part for part in ("search", "data") if part not in signature]
+        if finished and lacking:
+            raise SearchStateError(
+                _damaged(
+                    folder,
+                    f"it holds trials, but its {SIGNATURE} lacks the record of their {' and '.join(lacking)}",
+                )
+            )
     elif trial_dirs:
         # Every search writes its signature before its first trial; without one, nothing
         # says which settings, budget or data these trials were made with.
@@ -539,8 +548,13 @@ def make_tuner(
         max_consecutive_failed_trials: stop the search after this many failures in a row.
     """
     overwrite = config.flag(overwrite, "overwrite")  # before anything on disk is touched
-    if kind not in _CLASSES:
+    if not isinstance(kind, str) or kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    if not isinstance(hypermodel, kt.HyperModel):
+        raise TypeError(
+            "hypermodel must be one of lab's hypermodels, such as DenseAutoencoderHyperModel(ds.n_features), "
+            f"got {type(hypermodel).__name__}."
+        )
     seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED)
     max_consecutive_failed_trials = checks.integer(
         max_consecutive_failed_trials, "max_consecutive_failed_trials", minimum=1
@@ -563,7 +577,13 @@ def make_tuner(
             options["num_initial_points"] = (
                 initial_points(max_trials)
                 if num_initial_points is None
-                else checks.integer(num_initial_points, "num_initial_points", minimum=1)
+                else checks.integer(
+                    num_initial_points,
+                    "num_initial_points",
+                    minimum=1,
+                    maximum=max_trials,
+                    hint="More initial points than trials would make every trial random: use kind='random'.",
+                )
             )
     directory = checks.folder(directory, "directory")
     if (
@@ -579,6 +599,8 @@ def make_tuner(
     folder = directory / project_name
     budget = {k: v for k, v in options.items() if k != "max_trials"}  # more trials may be added later
     signature = _search_signature(hypermodel, kind, objective, {"oracle_seed": oracle_seed(seed), **budget})
+    if overwrite:
+        _check_is_a_search(folder)
     if not overwrite:
         check_search_folder(folder)  # a damaged folder is reported before KerasTuner touches it
         trials = [_read_state(p, ("status",)) for p in sorted(folder.glob("trial_*/trial.json"))]
@@ -604,6 +626,20 @@ def make_tuner(
     )
     _agree(folder, "search", signature)
     return tuner
+
+
+def _check_is_a_search(folder: Path) -> None:
+    """Refuse to let overwrite=True delete a folder that holds files but no search."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    marks = [folder / "oracle.json", folder / "tuner0.json", folder / SIGNATURE]
+    if any(p.exists() for p in marks) or any(folder.glob("trial_*")):
+        return
+    raise SearchStateError(
+        f"{folder} holds files but no search (no oracle.json, tuner0.json, {SIGNATURE} or trial folders), "
+        "so overwrite=True will not delete it. Give this search another project_name or directory, "
+        "or move those files away."
+    )
 
 
 def _check_objective_reported(hypermodel, objective: str) -> None:
@@ -999,6 +1035,13 @@ def hyperparameter_values(frame_row: pd.Series, hypermodel) -> dict[str, Any]:
     }
 
 
+def _seed_list(seeds: Any) -> list[int]:
+    """`seeds` as a list of whole seeds in NumPy's range, or a message that shows the form."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of whole numbers, such as [0, 1, 2], got {seeds!r}")
+    return [checks.integer(s, "each seed", minimum=0, maximum=checks.MAX_SEED) for s in seeds]
+
+
 def retrain_over_seeds(
     hypermodel,
     values: dict[str, Any],
@@ -1021,9 +1064,7 @@ def retrain_over_seeds(
     """
     import copy
 
-    if isinstance(seeds, str) or not hasattr(seeds, "__iter__"):
-        raise ValueError(f"seeds must be a list of whole numbers, such as [0, 1, 2], got {seeds!r}")
-    seeds = [checks.integer(s, "each seed", minimum=0, maximum=checks.MAX_SEED) for s in seeds]
+    seeds = _seed_list(seeds)
     rows = []
     for seed in seeds:
         model_maker = copy.copy(hypermodel)
@@ -1073,7 +1114,26 @@ def best_over_seeds(
     that continued nothing) is already that seed's run, so it is used as it is; a
     Hyperband trial that continued an earlier one is retrained on every seed.
     """
+    seeds = _seed_list(seeds)
     best = best_trial(frame, objective)
+    reports = set(getattr(hypermodel, "REPORTS", ())) | {"val_probe_accuracy", "val_loss"}
+    foreign = [
+        name
+        for name in OBJECTIVES
+        if name in frame.columns and frame[name].notna().any() and name not in reports
+    ]
+    # ...and the hypermodel's own first objective must be there (a dense search has no val_neg_elbo).
+    own = [n for n in getattr(hypermodel, "REPORTS", ())[:1] if n not in frame or frame[n].isna().all()]
+    if own:
+        raise ValueError(
+            f"The trials do not report {own[0]}, which every {type(hypermodel).__name__} trial does: they "
+            "come from another kind of model. Pass the hypermodel the search was made with."
+        )
+    if foreign:
+        raise ValueError(
+            f"The trials report {', '.join(foreign)}, which a {type(hypermodel).__name__} does not: "
+            "they come from another kind of model. Pass the hypermodel the search was made with."
+        )
     searched = [item.name for item in hypermodel.declare().space if not item.conditions]
     absent = [name for name in searched if name not in frame.columns]
     if absent:

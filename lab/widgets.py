@@ -587,7 +587,7 @@ def _refuse_outside_range(panel: RetrainPanel, name: str, control: w.ValueWidget
                 if (
                     type(option) is type(value)
                     and option == value
-                    or (isinstance(value, (int, float)) and not isinstance(value, bool) and option == value)
+                    or (_is_number(value) and _is_number(option) and option == value)
                 ):
                     return option
             allowed = f"one of {', '.join(_fmt(v) for v in values)}"
@@ -595,7 +595,7 @@ def _refuse_outside_range(panel: RetrainPanel, name: str, control: w.ValueWidget
             low, high = control.min, control.max
             if isinstance(control, w.FloatLogSlider):
                 low, high = control.base**low, control.base**high
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high:
+            if _is_number(value) and low <= value <= high:
                 return value
             allowed = f"values from {_fmt(low)} to {_fmt(high)}"
         message = (
@@ -608,6 +608,57 @@ def _refuse_outside_range(panel: RetrainPanel, name: str, control: w.ValueWidget
     if getattr(control, "options", None) is None:
         for bound in ("min", "max"):
             control._register_validator(_bound_validator(panel, name, control, bound), [bound])
+    else:
+        _keep_value_across_options(panel, name, control)
+
+    def refuse_none(change):
+        # A list control allows None (no selection), which skips every validator; put the value back.
+        if change["new"] is None and change["old"] is not None:
+            control.value = change["old"]
+            message = (
+                f"{name} takes one of its options on this panel; got None, so it was left at {change['old']}."
+            )
+            panel.message.value = f"<b style='color:#b00'>Not set:</b> {html.escape(message)}"
+            raise TraitError(message)
+
+    control.observe(refuse_none, names="value")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _keep_value_across_options(panel: RetrainPanel, name: str, control: w.ValueWidget) -> None:
+    """New options for a list control keep its value, or are refused if they do not hold it.
+
+    ipywidgets selects the first option whenever the options change, which would train
+    another setting than the one shown a moment before, without a word.
+    """
+    from traitlets import TraitError
+
+    def validate(_widget, proposal):
+        before = control._options_full
+        new = type(control)._validate_options(control, proposal)
+        values = [value for _, value in control._options_full]
+        if not any(value == control.value for value in values):
+            control._options_full = before
+            shown = ", ".join(_fmt(v) for v in values)
+            message = (
+                f"the new options ({shown}) for {name} do not hold its value {_fmt(control.value)}; "
+                f"set {name} to one of them first, then change its options."
+            )
+            panel.message.value = f"<b style='color:#b00'>Not set:</b> {html.escape(message)}"
+            raise TraitError(message)
+        control._lab_kept_value = control.value  # ipywidgets is about to select the first option
+        return new
+
+    def restore(change):
+        kept = control.__dict__.pop("_lab_kept_value", None)
+        if kept is not None and control.value != kept:
+            control.value = kept
+
+    control._register_validator(validate, ["options"])
+    control.observe(restore, names="options")
 
 
 def _bound_validator(panel: RetrainPanel, name: str, control: w.ValueWidget, bound: str):

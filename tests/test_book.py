@@ -53,3 +53,15 @@ def test_main_checks_its_settings_before_running_anything(capsys, tmp_path, argv
 def test_main_rejects_an_unknown_preset():
     with pytest.raises(SystemExit):
         book.main(["--preset", "huge"])
+
+
+def test_a_tilde_in_an_option_is_the_home_folder_not_a_folder_named_tilde(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    monkeypatch.setattr(book, "run_notebook", lambda path, **k: seen.update(k) or 0.0)
+    assert book.main(["--preset", "quick", "--only", "00", "--output-dir=~/out", "--figures-dir=~/fig"]) == 0
+    assert (
+        seen["output_dir"] == tmp_path / "home" / "out" and seen["figures_dir"] == tmp_path / "home" / "fig"
+    )
+    assert not (tmp_path / "~").exists()

@@ -211,8 +211,14 @@ def test_folder_names_no_file_system_can_hold_are_refused(tmp_path):
         ("~nosuchuser-xyz/figures", "cannot be used as a folder"),
         (loop, "a link to nothing or a loop"),
         (dangling, "a link to nothing or a loop"),
+        (loop / "sub", "a link to nothing or a loop"),
     ]:
         with pytest.raises(ValueError) as info:
             config.preset("quick", figures_dir=value)
         assert words in str(info.value)
     assert not (tmp_path / "gone").exists()
+
+
+def test_a_flag_with_stray_spaces_says_so():
+    with pytest.raises(ValueError, match="Remove the spaces around it: True"):
+        config.flag("True ", "OVERWRITE")

@@ -309,5 +309,64 @@ def test_noise_refuses_images_that_are_not_scaled_and_negative_seeds():
     raw = np.full((4, 64), 200.0, np.float32)
     with pytest.raises(ValueError, match="expects images scaled to \\[0, 1\\].*run from 200 to 200"):
         data.add_gaussian_noise(raw, 0.1)
-    with pytest.raises(ValueError, match="seed must be a whole number of 0 or more"):
+    with pytest.raises(ValueError, match="seed must be a whole number from 0"):
         data.add_masking_noise(raw / 255, 0.1, seed=-1)
+
+
+def test_a_cache_of_small_whole_numbers_is_refused_not_darkened(home):
+    _refused(
+        _npz(home, **_arrays(x_train=np.full((60, 28, 28), 16, np.uint8))), "no larger than 16", "0 to 16"
+    )
+
+
+def test_a_keras_home_with_a_tilde_is_the_folder_keras_uses(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", "~/kh")
+    assert data.keras_home() == tmp_path / "kh"
+    assert data.cached_files("mnist")[0].is_relative_to(tmp_path / "kh")
+
+
+def test_loading_flags_and_mnist_fractions_mean_what_they_say(home):
+    with pytest.raises(ValueError, match="download must be True or False, got 'no'"):
+        data.load_dataset("mnist", download="no")
+    _npz(home, **_arrays())
+    ds = data.load_dataset(
+        "mnist", val_fraction=0.7, test_fraction=0.4, download=False
+    )  # MNIST has its own test split
+    assert len(ds.y_val) > len(ds.y_train) and len(ds.y_test) == 30
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (
+            lambda ds: data.add_masking_noise(np.round(ds.x_val * 255).astype(np.uint8), 0.3),
+            TypeError,
+            "float images",
+        ),
+        (lambda ds: data.add_masking_noise(ds.x_val * 2 - 1, 0.3), ValueError, "run from -1"),
+        (lambda ds: data.add_gaussian_noise((ds.x_val > 0.5).astype(int), 0.3), TypeError, "of type int64"),
+        (
+            lambda ds: data.add_gaussian_noise(np.where(ds.x_val > 0.9, np.nan, ds.x_val), 0.3),
+            ValueError,
+            "NaN",
+        ),
+        (lambda ds: data.take_train(ds, 5000), ValueError, "ask for at most"),
+        (lambda ds: data.take_train((ds.x_train, ds.y_train), 50), TypeError, "takes a Dataset"),
+        (lambda ds: data.without_classes(ds, True), ValueError, "got True (bool)"),
+        (lambda ds: data.without_classes(ds, [7, 42]), ValueError, "classes [42] are not labels"),
+        (lambda ds: data.without_classes(ds, "7"), TypeError, "a class label or a list of them"),
+        (
+            lambda ds: data.label_subset(np.array([0.0, np.nan, 1.0]), 0.5),
+            ValueError,
+            "whole-number class labels",
+        ),
+        (lambda ds: data.label_subset(ds.y_train, 0.1, seed="x"), ValueError, "seed must be a whole number"),
+    ],
+)
+def test_data_functions_refuse_what_they_would_mishandle(call, error, words):
+    ds = data.load_dataset("digits", max_train=120, max_eval=60)
+    with pytest.raises(error) as info:
+        call(ds)
+    assert words in str(info.value)
+    assert data.without_classes(ds, np.array(7)).y_train.tolist().count(7) == 0  # a 0-d array is one class

@@ -154,3 +154,14 @@ def test_sizes_and_penalties_of_the_wrong_kind_are_refused(kwargs, message):
     with pytest.raises(ValueError) as info:
         build_dense_autoencoder(64, **{"num_layers": 2, **kwargs})
     assert message in str(info.value)
+
+
+def test_switches_are_exactly_true_or_false_and_sizes_may_be_numpy_numbers():
+    with pytest.raises(ValueError, match="batch_norm must be True or False, got 'False'"):
+        build_dense_autoencoder(64, batch_norm="False")
+    with pytest.raises(ValueError, match="batch_norm must be True or False, got 0.5"):
+        build_dense_autoencoder(64, batch_norm=0.5)
+    assert build_dense_autoencoder(np.int64(64), latent_dim=np.int64(4)).output_shape == (None, 64)
+    assert build_dense_autoencoder("64").output_shape == (None, 64)
+    with pytest.raises(ValueError, match="input_dim must be a whole number of 2 or more, got 64.5"):
+        build_dense_autoencoder(64.5)

@@ -89,3 +89,94 @@ def test_roc_and_thresholds_refuse_scores_and_labels_they_cannot_use():
     with pytest.raises(ValueError, match="normal scores are NaN or infinite"):
         evaluate.normal_threshold(np.array([0.1, np.inf, 0.2]))
     assert evaluate.roc(scores, np.array([0, 0, 0, 1, 1]))["auc"] == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def scored(digits):
+    model = build_dense_autoencoder(64, latent_dim=4, units=8)
+    scores = evaluate.reconstruction_errors(model, digits.x_val)
+    return model, scores, np.isin(digits.y_val, [7])
+
+
+def test_detection_rates_refuse_what_roc_refuses(digits, scored):
+    _, scores, flags = scored
+    with pytest.raises(ValueError, match="is_anomaly must be True/False .* np.isin"):
+        evaluate.detection_rates(scores, digits.y_val, 0.05)
+    with pytest.raises(ValueError, match="threshold must be a finite number, got nan"):
+        evaluate.detection_rates(scores, flags, float("nan"))
+    with pytest.raises(ValueError, match="anomaly scores are NaN or infinite"):
+        evaluate.detection_rates(np.where(flags, np.nan, scores), flags, 0.05)
+    with pytest.raises(ValueError, match="needs both normal and anomalous examples"):
+        evaluate.detection_rates(scores, np.zeros_like(flags), 0.05)
+    rates = evaluate.detection_rates(scores, flags, float(np.median(scores)))
+    assert 0 <= rates["tpr"] <= 1 and 0 <= rates["fpr"] <= 1
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (
+            lambda m, d: evaluate.reconstruction_errors(m, d.x_val, d.x_val[0]),
+            ValueError,
+            "target has shape (64,)",
+        ),
+        (
+            lambda m, d: evaluate.reconstruction_errors(m, d.x_val, d.x_val[:10]),
+            ValueError,
+            "one target image per",
+        ),
+        (
+            lambda m, d: evaluate.reconstruction_error(m, np.round(d.x_val * 255)),
+            ValueError,
+            "run from 0 to 255",
+        ),
+        (
+            lambda m, d: evaluate.reconstruction_error(m, d.x_val[:, :32]),
+            ValueError,
+            "32 values wide, but the model",
+        ),
+        (lambda m, d: evaluate.reconstruction_error(m, d.x_val[:0]), ValueError, "x is empty"),
+        (lambda m, d: evaluate.predict(m, d.x_val[0]), ValueError, "give a 2-D array"),
+        (lambda m, d: evaluate.elbo(m, d.x_val), TypeError, "elbo needs a VAE"),
+        (lambda m, d: evaluate.kl_per_unit(m, d.x_val), TypeError, "kl_per_unit needs a VAE"),
+        (lambda m, d: evaluate.mean_image_error(d.x_train, d.x_val[:, :32]), ValueError, "of the same width"),
+        (
+            lambda m, d: evaluate.code_sparsity(d.x_val, tol=-1),
+            ValueError,
+            "tol must be a finite number >= 0",
+        ),
+        (lambda m, d: evaluate.precision_at_share(1.5, 0.1, 0.01), ValueError, "tpr must be a finite number"),
+        (lambda m, d: evaluate.precision_at_share(0.9, 0.1, "a lot"), ValueError, "share must be a finite"),
+        (lambda m, d: evaluate.normal_threshold(np.ones((4, 2)), 0.05), ValueError, "one score per image"),
+        (lambda m, d: evaluate.normal_threshold(np.ones(4), "5%"), ValueError, "false_alarm_rate must be"),
+        (
+            lambda m, d: evaluate.fit_pca(d.x_train, 4, seed=-1),
+            ValueError,
+            "seed must be a whole number from 0",
+        ),
+        (
+            lambda m, d: evaluate.pca_reconstruction_errors(evaluate.fit_pca(d.x_train, 4), d.x_val[:, :32]),
+            ValueError,
+            "fitted on 64",
+        ),
+        (
+            lambda m, d: evaluate.linear_probe_accuracy(d.x_train, d.y_train, d.x_val, d.y_val + 100),
+            ValueError,
+            "y_eval holds classes [100",
+        ),
+        (
+            lambda m, d: evaluate.linear_probe_accuracy(d.x_train, d.y_train[:50], d.x_val, d.y_val),
+            ValueError,
+            "codes for 50 labels",
+        ),
+        (
+            lambda m, d: evaluate.linear_probe_accuracy(d.x_train * np.nan, d.y_train, d.x_val, d.y_val),
+            ValueError,
+            "NaN or infinite codes",
+        ),
+    ],
+)
+def test_evaluation_helpers_refuse_data_they_cannot_measure(digits, scored, call, error, words):
+    with pytest.raises(error) as info:
+        call(scored[0], digits)
+    assert words in str(info.value)

@@ -161,3 +161,41 @@ def test_pca_sizes_are_whole_numbers():
     with pytest.raises(ValueError, match="latent_dim must be a whole number"):
         evaluate.fit_pca(x, 4.5)
     assert evaluate.fit_pca(x, "4").n_components == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(generator_learning_rate=0), "generator_learning_rate must be a finite number > 0, got 0"),
+        (dict(generator_learning_rate=-1e-3), "generator_learning_rate must be a finite number > 0"),
+        (dict(adversarial_learning_rate=float("inf")), "adversarial_learning_rate must be a finite number"),
+        (dict(learning_rate=float("nan")), "learning_rate must be a finite number > 0"),
+        (dict(disc_units="wide"), "disc_units must be a whole number"),
+        (dict(disc_layers=1.5), "disc_layers must be a whole number"),
+        (dict(disc_steps=1.5), "disc_steps must be a whole number of 1 or more"),
+        (dict(disc_steps=True), "disc_steps must be a whole number"),
+        (dict(prior="mixture", n_components=0), "n_components must be a whole number of 1 or more"),
+        (dict(prior="mixture", latent_dim=1), "needs latent_dim >= 2"),
+        (dict(seed="x"), "seed must be a whole number"),
+        (dict(batch_norm="False"), "batch_norm must be True or False, got 'False'"),
+    ],
+)
+def test_aae_settings_are_checked_when_the_model_is_built(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        build_aae(64, **kwargs)
+    assert words in str(info.value)
+
+
+def test_an_aae_without_a_generator_rate_uses_the_adversarial_one():
+    model = build_aae(64, adversarial_learning_rate=3e-4)
+    assert float(model.gen_optimizer.learning_rate) == pytest.approx(3e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [(dict(seed=-1), "seed must be a whole number from 0"), (dict(input_dim="sixty"), "input_dim must be")],
+)
+def test_vae_settings_are_checked_when_the_model_is_built(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        build_vae(**{"input_dim": 64, **kwargs})
+    assert words in str(info.value)

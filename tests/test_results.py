@@ -54,6 +54,32 @@ def test_an_interrupted_study_resumes_without_rerunning_finished_runs(cfg, tmp_p
     assert len(more) == 1 and len(table) == 4
 
 
+def test_a_per_split_table_is_kept_per_split_and_never_read_for_another(cfg, tmp_path):
+    calls = []
+    study = dataclasses.replace(_tiny_study(calls), per_split=True)
+    results.compute(study, cfg, out_dir=tmp_path, log=None)
+    assert (tmp_path / "tiny_quick_digits_seed0.csv").exists()
+    assert results.check(study, cfg, tmp_path)["split_seed"] == 0
+    with pytest.raises(FileNotFoundError, match="tiny_quick_digits_seed1.csv"):
+        results.check(study, dataclasses.replace(cfg, seed=1), tmp_path)
+    # A file renamed by hand to another split is refused, not read as that split's runs.
+    for suffix in (".csv", ".json"):
+        (tmp_path / f"tiny_quick_digits_seed0{suffix}").rename(tmp_path / f"tiny_quick_digits_seed1{suffix}")
+    with pytest.raises(ValueError, match="holds runs on the split of seed 0, not of seed 1"):
+        results.check(study, dataclasses.replace(cfg, seed=1), tmp_path)
+
+
+def test_notebook_07s_reference_is_notebook_04s_on_the_same_split():
+    cfg = config.preset("workshop")
+    stored = results.experiment(results.load("07_vae_reference", cfg, log=None), "reference")
+    beta = results.experiment(results.load("04_beta", cfg, log=None), "reference")
+    same = [c for c in beta.columns if c != "wall_seconds"]  # the same runs, timed on another occasion
+    pd.testing.assert_frame_equal(stored[same].reset_index(drop=True), beta[same], check_dtype=False)
+    for seed in (1, 2):  # the book's other claims seeds have their own split's table
+        record = results.check("07_vae_reference", config.preset("workshop", seed=seed))
+        assert record["split_seed"] == seed and record["seeds"] == [seed, seed + 1, seed + 2]
+
+
 def _interrupted(cfg, tmp_path, after=3):
     with pytest.raises(KeyboardInterrupt):
         results.compute(_tiny_study([], fail_after=after), cfg, out_dir=tmp_path, log=None)
@@ -158,7 +184,7 @@ def test_the_command_lists_studies_and_refuses_unknown_ones(capsys):
     "argv, words",
     [
         (["--preset", "Quick"], "Did you mean 'quick'?"),
-        (["--seed", "-2"], "seed (SEED in a notebook's parameters) must be a whole number from 0"),
+        (["--seed", "-2"], "error: --seed must be a whole number from 0"),
         (["--seeds", "0"], "--seeds must be a whole number from 1 to 1,000, got 0"),
         (["--seed", str(2**32 - 2), "--seeds", "3", "--preset", "quick"], "past NumPy's largest seed"),
         (["--out", "README.md"], "--out is 'README.md', which is a file"),
@@ -232,3 +258,18 @@ def test_reference_summary_gives_mean_and_spread_per_size_and_the_pixel_ceiling(
     assert summary.loc[2, "autoencoder test MSE"] == "0.0105 ± 0.0007"
     assert summary.loc[2, "PCA test MSE"] == "0.0200 ± 0.0000"
     assert summary.loc["raw pixels (64)", "PCA probe accuracy"] == "0.950 ± 0.000"
+
+
+def test_the_command_expands_a_tilde_and_reports_a_missing_dataset_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path)
+    seen = []
+    monkeypatch.setattr(
+        results, "compute", lambda study, cfg, **k: seen.append(k["out_dir"]) or pd.DataFrame()
+    )
+    assert results.main(["02_sweeps", "--preset", "quick", "--out=~/res"]) == 0
+    assert seen == [tmp_path / "home" / "res"] and not (tmp_path / "~").exists()
+    assert results.main(["02_sweeps", "--preset", "quick", "--dataset", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "The mnist dataset is not available" in err and "Traceback" not in err and len(seen) == 1

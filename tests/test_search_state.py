@@ -212,8 +212,7 @@ def test_a_search_from_before_the_signature_is_refused_not_adopted(ds, search):
 def test_a_search_without_a_record_of_its_data_is_refused(ds, search):
     path = search / "p" / tuning.SIGNATURE
     path.write_text(json.dumps({"search": json.loads(path.read_text())["search"]}))
-    tuner = _tuner(ds, search)
-    _refused(search, lambda: tuning.search(tuner, ds, epochs=1), "no record of the data", WAYS_OUT)
+    _refused(search, lambda: _tuner(ds, search), "lacks the record of their data", WAYS_OUT)
 
 
 # Failed trials ------------------------------------------------------------------------------
@@ -321,7 +320,7 @@ def test_an_objective_the_hypermodel_cannot_report_is_refused_before_the_search(
         ),
         (dict(kind="hyperband", max_epochs=3, hyperband_iterations=None), "hyperband_iterations must be"),
         (dict(max_consecutive_failed_trials=0), "max_consecutive_failed_trials must be a whole number of 1"),
-        (dict(kind="bayesian", num_initial_points=0), "num_initial_points must be a whole number of 1"),
+        (dict(kind="bayesian", num_initial_points=0), "num_initial_points must be a whole number from 1"),
         (dict(kind="bayesian", num_initial_points=-1), "num_initial_points must be"),
     ],
 )
@@ -421,9 +420,82 @@ def test_table_helpers_refuse_what_is_not_a_trials_table(ds, finished):
 def test_over_seeds_helpers_refuse_seeds_and_hypermodels_that_do_not_fit(ds, finished):
     tuner = _tuner(ds, finished)
     frame = tuning.trials_frame(tuner)
-    other = VAEHyperModel(ds.n_features, tune=("beta",), patience=None)
-    with pytest.raises(ValueError, match="do not come from this hypermodel's search: it searches .*beta"):
+    other = DenseAutoencoderHyperModel(ds.n_features, tune=("units",), patience=None)
+    with pytest.raises(ValueError, match="do not come from this hypermodel's search: it searches .*units_1"):
         tuning.best_over_seeds(frame, other, ds, [0, 1], epochs=1)
     for seeds, words in [("01", "seeds must be a list"), ([1.7], "each seed must be a whole number")]:
         with pytest.raises(ValueError, match=words):
             tuning.retrain_over_seeds(tuner.hypermodel, {}, ds, seeds, epochs=1)
+
+
+def test_hypermodel_values_that_would_be_truncated_or_split_are_refused(ds):
+    for kwargs, words in [
+        (dict(tune=("units",), fixed={"batch_size": 16.7}), "fixed batch_size must be a whole number"),
+        (dict(tune=("units",), fixed={"batch_size": True}), "fixed batch_size must be a whole number"),
+        (
+            dict(tune=("units",), fixed={"batch_size": 0}),
+            "fixed batch_size must be a whole number of 1 or more",
+        ),
+        (
+            dict(tune=("learning_rate",), choices={"learning_rate": "1e-3"}),
+            "choices['learning_rate'] must be a list",
+        ),
+        (dict(tune=("learning_rate",), choices={"learning_rate": 1e-3}), "must be a list of values"),
+        (dict(fixed="units=16"), "fixed must be a dict of hyperparameter names"),
+        (
+            dict(tune=("latent_dim",), choices={"latent_dim": [64]}),
+            "The choices {'latent_dim': (64,)} cannot build",
+        ),
+    ]:
+        with pytest.raises((TypeError, ValueError)) as info:
+            DenseAutoencoderHyperModel(ds.n_features, **kwargs)
+        assert words in str(info.value), str(info.value)
+    hm = DenseAutoencoderHyperModel(ds.n_features, tune=("learning_rate", "units"))
+    for values, words in [
+        (dict(learning_rate=5.0), "learning_rate=5 lies outside the searched range"),
+        (dict(units_1=100), "units_1=100 is not among the searched values"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            hm.hyperparameters(**values)
+    assert hm.hyperparameters(learning_rate=np.float64(1e-3)).values["learning_rate"] == 1e-3
+
+
+def test_over_seeds_refuses_another_kind_of_model_and_seeds_that_are_not_a_list(ds, finished):
+    frame = tuning.trials_frame(_tuner(ds, finished))
+    vae = VAEHyperModel(ds.n_features, tune=("learning_rate",), patience=None)
+    with pytest.raises(
+        ValueError,
+        match="do not report val_neg_elbo, which every VAEHyperModel trial does: they come from another kind",
+    ):
+        tuning.best_over_seeds(frame, vae, ds, [1], epochs=1)
+    for seeds in ("0,1", 5):
+        with pytest.raises(ValueError, match="seeds must be a list of whole numbers"):
+            tuning.best_over_seeds(frame, _hypermodel(ds), ds, seeds, epochs=1)
+
+
+def test_a_signature_without_its_search_or_data_part_is_damage(ds, search):
+    folder = search / "p"
+    signature = json.loads((folder / tuning.SIGNATURE).read_text())
+    (folder / tuning.SIGNATURE).write_text(json.dumps({"data": signature["data"]}))
+    _refused(search, lambda: _tuner(ds, search), "lacks the record of their search", "is damaged")
+
+
+def test_overwrite_does_not_delete_a_folder_that_is_not_a_search(ds, tmp_path):
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.txt").write_text("precious")
+    with pytest.raises(tuning.SearchStateError, match="holds files but no search .* will not delete it"):
+        _tuner(ds, tmp_path, project_name="thesis", overwrite=True)
+    assert (mine / "chapter1.txt").read_text() == "precious"
+
+
+def test_tuner_arguments_of_the_wrong_kind_are_named(ds, tmp_path):
+    with pytest.raises(ValueError, match="Unknown tuner kind \\['random'\\]"):
+        _tuner(ds, tmp_path, kind=["random"])
+    with pytest.raises(TypeError, match="hypermodel must be one of lab's hypermodels"):
+        tuning.make_tuner("random", None, directory=tmp_path, project_name="p")
+    with pytest.raises(
+        ValueError, match="num_initial_points must be a whole number from 1 to 2.*kind='random'"
+    ):
+        _tuner(ds, tmp_path, kind="bayesian", num_initial_points=50)
+    assert not any(tmp_path.iterdir())

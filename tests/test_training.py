@@ -162,3 +162,24 @@ def test_data_of_the_wrong_shape_is_refused_before_training(tiny_images):
     ):
         fit_autoencoder(model, tiny_images, tiny_images, y_val=tiny_images[:, :10], epochs=1)
     assert model.optimizer.iterations.numpy() == 0  # refused before any step
+
+
+def test_keras_style_arguments_are_answered_in_words(tiny_images):
+    model = _model()
+    with pytest.raises(TypeError, match="x_val is a tuple; give the validation images alone"):
+        fit_autoencoder(model, tiny_images, (tiny_images, tiny_images), epochs=1)
+    with pytest.raises(ValueError, match="y_val was given but x_val is None"):
+        fit_autoencoder(model, tiny_images, None, y_val=tiny_images, epochs=1)
+    with pytest.raises(ValueError, match="targets are class labels .* leave y_train and y_val unset"):
+        fit_autoencoder(model, tiny_images, y_train=np.arange(len(tiny_images)) % 10, epochs=1)
+    with pytest.raises(TypeError, match="on_epoch_end must be a function"):
+        fit_autoencoder(model, tiny_images, on_epoch_end=5, epochs=1)
+    with pytest.raises(ValueError, match="restore_best must be True or False, got 'False'"):
+        fit_autoencoder(model, tiny_images, restore_best="False", epochs=1)
+    with pytest.raises(ValueError, match="hold 3 NaN pixels; replace or drop them"):
+        fit_autoencoder(
+            model,
+            np.where(np.arange(tiny_images.size).reshape(tiny_images.shape) < 3, np.nan, tiny_images),
+            epochs=1,
+        )
+    assert model.optimizer.iterations.numpy() == 0

@@ -2,6 +2,7 @@
 
 import html
 
+import numpy as np
 import pytest
 
 from lab import config, data
@@ -331,3 +332,19 @@ def test_a_whole_number_control_refuses_fractions_instead_of_truncating(setting,
     assert panel.settings()["latent_dim"] == 8
     panel.controls["latent_dim"].value = 6.0  # a whole number written as a float is that number
     assert panel.settings()["latent_dim"] == 6 and type(panel.settings()["latent_dim"]) is int
+
+
+def test_new_options_keep_the_value_or_are_refused(setting):
+    from traitlets import TraitError
+
+    panel = _panel(setting)
+    units = panel.controls["units"]
+    units.value = np.int64(64)  # a NumPy integer is the number it holds
+    units.options = [16, 32, 64]
+    assert units.value == 64 and panel.settings()["units"] == 64
+    with pytest.raises(TraitError, match="new options \\(16, 32\\) for units do not hold its value 64"):
+        units.options = [16, 32]
+    assert tuple(units.options) == (16, 32, 64) and panel.settings()["units"] == 64
+    with pytest.raises(TraitError, match="activation takes one of its options on this panel; got None"):
+        panel.controls["activation"].value = None
+    assert panel.settings()["activation"] == "relu"

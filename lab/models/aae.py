@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from lab import checks
 from lab._backend import keras
 from lab.models.dense import check_common, default_initializer, hidden_layers, layer_widths
 
@@ -63,10 +64,20 @@ class AdversarialAutoencoder(keras.Model):
         super().__init__(**kwargs)
         if prior not in PRIORS:
             raise ValueError(f"Unknown prior {prior!r}. Choose one of: {', '.join(PRIORS)}.")
-        if disc_steps < 1:
-            raise ValueError(f"disc_steps must be >= 1, got {disc_steps}")
-        if not adversarial_learning_rate > 0:
-            raise ValueError(f"adversarial_learning_rate must be positive, got {adversarial_learning_rate}")
+        disc_steps = checks.integer(disc_steps, "disc_steps", minimum=1)
+        adversarial_learning_rate = checks.number(
+            adversarial_learning_rate, "adversarial_learning_rate", above=0
+        )
+        if generator_learning_rate is not None:
+            generator_learning_rate = checks.number(
+                generator_learning_rate, "generator_learning_rate", above=0
+            )
+        n_components = checks.integer(n_components, "n_components", minimum=1)
+        seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED, optional=True)
+        if prior == "mixture" and int(encoder.output.shape[-1]) < 2:
+            raise ValueError(
+                "prior='mixture' places its components on a circle, so it needs latent_dim >= 2."
+            )
         self.encoder, self.decoder, self.discriminator = encoder, decoder, discriminator
         self.prior = prior
         self.n_components = n_components
@@ -82,7 +93,8 @@ class AdversarialAutoencoder(keras.Model):
         # Adam with beta_1 = 0.5, the usual choice for adversarial games.
         self.disc_optimizer = keras.optimizers.Adam(adversarial_learning_rate, beta_1=0.5)
         self.gen_optimizer = keras.optimizers.Adam(
-            generator_learning_rate or adversarial_learning_rate, beta_1=0.5
+            adversarial_learning_rate if generator_learning_rate is None else generator_learning_rate,
+            beta_1=0.5,
         )
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("loss", "disc_loss", "gen_loss", "disc_accuracy")
@@ -229,7 +241,12 @@ def build_aae(
     Returns:
         The compiled `AdversarialAutoencoder`.
     """
+    input_dim = checks.integer(input_dim, "input_dim", minimum=2)
+    batch_norm = checks.boolean(batch_norm, "batch_norm")
     widths = layer_widths(units, num_layers)
+    disc_units = checks.integer(disc_units, "disc_units", minimum=1)
+    disc_layers = checks.integer(disc_layers, "disc_layers", minimum=0)
+    learning_rate = checks.number(learning_rate, "learning_rate", above=0)
     latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     if disc_units < 1 or disc_layers < 0:
         raise ValueError(f"disc_units must be >= 1 and disc_layers >= 0, got {disc_units}, {disc_layers}")

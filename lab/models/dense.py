@@ -249,6 +249,8 @@ def build_dense_autoencoder(
     Returns:
         The compiled autoencoder, tracking mean squared error as a metric.
     """
+    input_dim = checks.integer(input_dim, "input_dim", minimum=2)
+    batch_norm = checks.boolean(batch_norm, "batch_norm")
     widths = layer_widths(units, num_layers)
     latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     if output_activation not in OUTPUT_LOSSES:

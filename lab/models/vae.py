@@ -178,7 +178,10 @@ def build_vae(
         The compiled `VariationalAutoencoder`, with `encoder` (image -> [mean,
         log_var]) and `decoder` (z -> pixel probabilities).
     """
+    input_dim = checks.integer(input_dim, "input_dim", minimum=2)
+    batch_norm = checks.boolean(batch_norm, "batch_norm")
     widths = layer_widths(units, num_layers)
+    seed = checks.integer(seed, "seed", minimum=0, maximum=checks.MAX_SEED, optional=True)
     latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     block = dict(
         activation=activation,
