@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     new.to_csv(csv_path, index=False, float_format="%.6g")
     previous = json.loads(json_path.read_text()) if json_path.exists() else {}
-    notebook_seconds = {**previous.get("notebook_seconds", {}), **seconds}
+    notebook_seconds = previous.get("notebook_seconds", {})
+    for number, by_seed in seconds.items():  # seeds kept from an earlier run keep their times
+        notebook_seconds[number] = {**notebook_seconds.get(number, {}), **by_seed}
     json_path.write_text(
         json.dumps(
             dict(

@@ -301,6 +301,43 @@ def bce_floor(x: np.ndarray, eps: float = 1e-7) -> float:
     return float(np.mean(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum(axis=1)))
 
 
+def neighbours_kept(z: np.ndarray, embedding: np.ndarray, *, n_neighbors: int = 10) -> float:
+    """How well a 2-D view keeps each code's nearest neighbours: scikit-learn's trustworthiness.
+
+    1 means every point's nearest neighbours in the view were near it in the code space
+    too; it falls as the view puts strangers side by side.
+    """
+    from sklearn.manifold import trustworthiness
+
+    z, embedding = _rows(z, "z"), _rows(embedding, "embedding")
+    if len(z) != len(embedding):
+        raise ValueError(f"z holds {len(z)} codes but embedding {len(embedding)} points; give one per code.")
+    n_neighbors = checks.integer(n_neighbors, "n_neighbors", minimum=1, maximum=max(1, len(z) // 2 - 1))
+    return float(trustworthiness(z, embedding, n_neighbors=n_neighbors))
+
+
+def cluster_distances_kept(z: np.ndarray, embedding: np.ndarray, labels: np.ndarray) -> float:
+    """Rank correlation between the distances of the classes' centres in the codes and in a view.
+
+    1 means the view keeps which classes are far apart and which are close; near 0 means
+    the distances between clusters in the view say nothing about those in the code space.
+    """
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    z, embedding = _rows(z, "z"), _rows(embedding, "embedding")
+    labels = np.asarray(labels).ravel()
+    if not len(z) == len(embedding) == len(labels):
+        raise ValueError(
+            f"got {len(z)} codes, {len(embedding)} points and {len(labels)} labels; give one of each."
+        )
+    classes = np.unique(labels)
+    if len(classes) < 3:
+        raise ValueError("comparing distances between clusters needs at least 3 classes.")
+    centres = [np.stack([v[labels == c].mean(axis=0) for c in classes]) for v in (z, embedding)]
+    return float(spearmanr(pdist(centres[0]), pdist(centres[1])).statistic)
+
+
 def _rows(x, name: str, model: keras.Model | None = None) -> np.ndarray:
     """`x` as a 2-D numeric array, one example per row (as wide as `model`'s input, when given)."""
     from lab.training import _width

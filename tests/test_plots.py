@@ -296,3 +296,25 @@ def test_comparison_figures_over_seeds_draw_the_mean_the_range_and_each_seed():
     assert any(line.get_ydata()[0] == 0 for line in ax.lines if line.get_linestyle() == "--"), (
         "zero: doing nothing"
     )
+
+
+def test_tsne_keeps_neighbours_of_separated_clusters_and_the_scores_say_so():
+    from lab import evaluate
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (4, 8))
+    labels = np.repeat(np.arange(4), 25)
+    z = centres[labels] + rng.normal(0, 0.5, (100, 8))
+    view = plots.tsne_embedding(z, seed=0)
+    assert view.shape == (100, 2)
+    fig = plots.plot_latent_tsne(z, labels, embedding=view)
+    assert fig.axes[0].get_xlabel() == "t-SNE 1"
+    assert evaluate.neighbours_kept(z, view) > 0.9
+    assert evaluate.neighbours_kept(z, z[:, :2]) <= 1.0
+    assert evaluate.cluster_distances_kept(z, z, labels) == pytest.approx(1.0)
+    noise = rng.normal(size=(100, 2))
+    assert evaluate.neighbours_kept(z, noise) < evaluate.neighbours_kept(z, view)
+    with pytest.raises(ValueError, match="at least 3 classes"):
+        evaluate.cluster_distances_kept(z, view, labels % 2)
+    with pytest.raises(ValueError, match="100 codes but embedding 50"):
+        evaluate.neighbours_kept(z, view[:50])

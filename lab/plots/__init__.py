@@ -29,9 +29,11 @@ from lab.plots.images import (
 from lab.plots.latent import (
     plot_codes_and_prior,
     plot_latent_2d,
+    plot_latent_tsne,
     plot_latent_umap,
     plot_rate_distortion,
     plot_unit_kl,
+    tsne_embedding,
     umap_embedding,
 )
 from lab.plots.search import (
@@ -59,6 +61,8 @@ __all__ = [
     "plot_metrics",
     "plot_latent_2d",
     "umap_embedding",
+    "tsne_embedding",
+    "plot_latent_tsne",
     "plot_latent_umap",
     "plot_codes_and_prior",
     "plot_unit_kl",

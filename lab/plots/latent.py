@@ -41,9 +41,16 @@ def umap_embedding(z: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np
         return reducer.fit_transform(z)
 
 
-def plot_latent_umap(z: np.ndarray, labels: np.ndarray, *, seed: int = 0, title: str | None = None) -> Figure:
-    """A 2-D UMAP view of higher-dimensional codes, coloured by class label."""
-    embedding = umap_embedding(z, seed=seed)
+def plot_latent_umap(
+    z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    title: str | None = None,
+    embedding: np.ndarray | None = None,
+) -> Figure:
+    """A 2-D UMAP view of codes, coloured by class label (`embedding`: one computed already)."""
+    embedding = umap_embedding(z, seed=seed) if embedding is None else embedding
     return plot_latent_2d(
         embedding,
         labels,
@@ -135,3 +142,28 @@ def plot_unit_kl(unit_kl: pd.DataFrame, *, threshold: float = 0.1) -> Figure:
     ax.set_ylabel("KL of the unit (nats)")
     ax.legend(fontsize=8)
     return fig
+
+
+def tsne_embedding(z: np.ndarray, *, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """Project codes to 2-D with scikit-learn's t-SNE (PCA initialization, so runs are stable)."""
+    from sklearn.manifold import TSNE
+
+    perplexity = min(perplexity, (len(z) - 1) / 3)  # t-SNE needs more points than 3 x perplexity
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(z)
+
+
+def plot_latent_tsne(
+    z: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seed: int = 0,
+    title: str | None = None,
+    embedding: np.ndarray | None = None,
+) -> Figure:
+    """A 2-D t-SNE view of codes, coloured by class label (`embedding`: one computed already)."""
+    return plot_latent_2d(
+        tsne_embedding(z, seed=seed) if embedding is None else embedding,
+        labels,
+        title=title or f"t-SNE of the {z.shape[1]}-D latent space",
+        axis_labels=("t-SNE 1", "t-SNE 2"),
+    )
