@@ -297,7 +297,9 @@ def bce_floor(x: np.ndarray, eps: float = 1e-7) -> float:
     entropy, not 0: binary cross-entropy is a normalized likelihood only for binary
     pixels. The floor is that entropy, clipped as Keras clips (`eps`).
     """
-    p = np.clip(np.asarray(x, dtype="float64"), eps, 1 - eps)
+    x = _rows(x, "x")
+    _check_pixels(x, "input")
+    p = np.clip(x.astype("float64"), eps, 1 - eps)
     return float(np.mean(-(p * np.log(p) + (1 - p) * np.log1p(-p)).sum(axis=1)))
 
 

@@ -426,6 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS_DIR), help="folder for the table (default results/)")
     args = parser.parse_args(argv)
     _register_builtin()
+    if args.list and args.study:
+        print(
+            f"error: --list takes no study, got {args.study!r}; run the study without --list.",
+            file=sys.stderr,
+        )
+        return 2
     if args.list or not args.study:
         for study in STUDIES.values():
             print(f"{study.name}: {study.title}")

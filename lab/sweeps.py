@@ -15,7 +15,7 @@ from lab import evaluate
 from lab._backend import keras
 from lab.config import RunConfig
 from lab.data import Dataset
-from lab.models import build_dense_autoencoder
+from lab.models import build_conv_autoencoder, build_dense_autoencoder
 from lab.models.aae import build_aae
 from lab.models.vae import build_vae
 from lab.seeds import seeds_for, verdict
@@ -73,6 +73,14 @@ def reference_settings(cfg: RunConfig, **overrides: Any) -> dict[str, Any]:
     return settings
 
 
+def _check_pair(dataset: Any, cfg: Any) -> None:
+    if not isinstance(dataset, Dataset) or not isinstance(cfg, RunConfig):
+        raise TypeError(
+            "train a model with (dataset, cfg) from data.load_for(cfg) and config.preset(...), got "
+            f"({type(dataset).__name__}, {type(cfg).__name__})."
+        )
+
+
 def train_model(
     builder, dataset: Dataset, cfg: RunConfig, defaults: dict[str, Any], **overrides: Any
 ) -> Trained:
@@ -87,6 +95,7 @@ def train_model(
             `epochs`, `patience`, `batch_size` and `restore_best`, and an
             `on_epoch_end(epoch, logs)` callback for live plots.
     """
+    _check_pair(dataset, cfg)
     fit = dict(epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size)
     fit.update({k: overrides.pop(k) for k in FIT_ARGUMENTS if k in overrides})
     on_epoch_end = overrides.pop("on_epoch_end", None)
@@ -101,11 +110,37 @@ def train_model(
 
 def train_dense(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     """The reference dense autoencoder, with overrides (see `train_model`)."""
+    _check_pair(dataset, cfg)
     return train_model(build_dense_autoencoder, dataset, cfg, reference_settings(cfg), **overrides)
+
+
+def conv_settings(cfg: RunConfig, **overrides: Any) -> dict[str, Any]:
+    """The builder arguments of the book's reference convolutional autoencoder, with overrides."""
+    return {
+        **dict(
+            latent_dim=cfg.latent_dim,
+            conv_layers=2,
+            filters=16,
+            kernel_size=3,
+            learning_rate=cfg.learning_rate,
+        ),
+        **overrides,
+    }
+
+
+def train_conv(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
+    """The reference convolutional autoencoder on the dataset's images, with overrides (see `train_model`)."""
+    _check_pair(dataset, cfg)
+
+    def builder(n_features: int, **settings: Any) -> keras.Model:
+        return build_conv_autoencoder(dataset.image_shape, **settings)
+
+    return train_model(builder, dataset, cfg, conv_settings(cfg), **overrides)
 
 
 def train_vae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     """The reference VAE (2-D code, KL warm-up), with overrides (see `train_model`)."""
+    _check_pair(dataset, cfg)
     defaults = dict(
         latent_dim=cfg.generative_latent_dim,
         num_layers=cfg.num_layers,
@@ -139,6 +174,7 @@ def train_aae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     the codes have matched the prior yet, so the adversarial game always gets its
     full budget: `patience` and `restore_best` are ignored, `epochs` is honoured.
     """
+    _check_pair(dataset, cfg)
     defaults = dict(
         latent_dim=cfg.generative_latent_dim, num_layers=cfg.num_layers, units=cfg.units, seed=cfg.seed
     )

@@ -876,8 +876,9 @@ def best_trial(frame: pd.DataFrame, objective: str) -> pd.Series:
     done = completed(frame).dropna(subset=[_objective_column(frame, objective)])
     if done.empty:
         raise ValueError(f"No completed trial reports {objective!r}.")
-    index = done[objective].idxmin() if OBJECTIVES[objective] == "min" else done[objective].idxmax()
-    return done.loc[index]
+    values = done[objective].to_numpy()
+    position = int(np.argmin(values) if OBJECTIVES[objective] == "min" else np.argmax(values))
+    return done.iloc[position]  # by position: a table with repeated index labels still gives one row
 
 
 def _fit_record(tuner: kt.Tuner, trial_id: str) -> dict[str, Any]:
@@ -998,6 +999,10 @@ def load_trial_model(tuner: kt.Tuner, trial_id: str):
         KeyError: for a trial the search does not have.
         ValueError: for a trial that did not complete (it saved no weights).
     """
+    if not isinstance(getattr(tuner, "oracle", None), kt.Oracle):
+        raise TypeError(
+            f"load_trial_model takes a KerasTuner tuner (from make_tuner), got {type(tuner).__name__}."
+        )
     trial_id = str(trial_id)
     trials = tuner.oracle.trials
     if trial_id not in trials:

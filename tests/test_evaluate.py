@@ -180,3 +180,11 @@ def test_evaluation_helpers_refuse_data_they_cannot_measure(digits, scored, call
     with pytest.raises(error) as info:
         call(scored[0], digits)
     assert words in str(info.value)
+
+
+def test_the_cross_entropy_floor_takes_scaled_images_only(digits):
+    assert evaluate.bce_floor(digits.x_val) > 0
+    with pytest.raises(ValueError, match="give a 2-D array"):
+        evaluate.bce_floor(digits.x_val[0])
+    with pytest.raises(ValueError, match="run from 0 to 16"):
+        evaluate.bce_floor(digits.x_val * 16)

@@ -273,3 +273,8 @@ def test_the_command_expands_a_tilde_and_reports_a_missing_dataset_in_one_line(t
     assert results.main(["02_sweeps", "--preset", "quick", "--dataset", "mnist"]) == 2
     err = capsys.readouterr().err
     assert "The mnist dataset is not available" in err and "Traceback" not in err and len(seen) == 1
+
+
+def test_list_takes_no_study(capsys):
+    assert results.main(["--list", "02_sweeps"]) == 2
+    assert "--list takes no study" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lab import config, data, tuning
@@ -499,3 +500,11 @@ def test_tuner_arguments_of_the_wrong_kind_are_named(ds, tmp_path):
     ):
         _tuner(ds, tmp_path, kind="bayesian", num_initial_points=50)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_last_helpers_refuse_in_words(ds, finished):
+    frame = tuning.trials_frame(_tuner(ds, finished))
+    doubled = pd.concat([frame, frame])  # repeated index labels, as a careless concat makes them
+    assert isinstance(tuning.best_trial(doubled, "val_mse"), pd.Series)
+    with pytest.raises(TypeError, match="load_trial_model takes a KerasTuner tuner"):
+        tuning.load_trial_model(None, 0)

@@ -140,3 +140,11 @@ def test_a_vae_setting_over_seeds_gives_one_scored_row_per_seed():
     assert list(table["seed"]) == [0, 1] and (table["status"] == "ok").all()
     assert np.allclose(table["neg_elbo"], table["reconstruction"] + table["kl"], rtol=1e-5)
     assert (table["epochs"] >= 1).all() and table["neg_elbo"].nunique() == 2, "each seed trains its own model"
+
+
+def test_a_trainer_given_something_else_than_a_dataset_and_a_config_says_so(small):
+    cfg, ds = small
+    with pytest.raises(TypeError, match="train a model with \\(dataset, cfg\\) .* got \\(Dataset, dict\\)"):
+        sweeps.train_dense(ds, {"epochs": 2})
+    with pytest.raises(TypeError, match="got \\(tuple, RunConfig\\)"):
+        sweeps.train_conv((ds.x_train, ds.y_train), cfg)

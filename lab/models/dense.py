@@ -128,6 +128,13 @@ def layer_widths(units: int | Sequence[int], num_layers: int) -> list[int]:
     return widths
 
 
+def weight_count(input_dim: int, latent_dim: int, widths: Sequence[int]) -> int:
+    """Weights and biases of a plain dense autoencoder with these encoder widths (mirrored decoder),
+    without building it: for matching another model's size."""
+    sizes = [input_dim, *widths, latent_dim, *reversed(list(widths)), input_dim]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+
+
 def default_initializer(activation: str) -> str:
     """LeCun normal for selu (which it needs to self-normalize), Glorot uniform otherwise."""
     return "lecun_normal" if activation == "selu" else "glorot_uniform"
