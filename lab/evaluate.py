@@ -365,8 +365,10 @@ def _check_pixels(x: np.ndarray, name: str) -> None:
 
 
 def _expects_unit_pixels(model: keras.Model) -> bool:
-    """True for models trained on pixels in [0, 1] with binary cross-entropy (the book's default)."""
-    return getattr(model, "loss", None) == "binary_crossentropy" or hasattr(model, "terms")
+    """True for models trained on values in [0, 1] with binary cross-entropy (the book's default)."""
+    from lab.training import expects_unit_range
+
+    return expects_unit_range(model)
 
 
 def _check_vae(model: keras.Model, helper: str) -> None:

@@ -118,7 +118,7 @@ def fit_autoencoder(
             _check_shape(model, np.asarray(x), "input", name)
         if y is not None:
             _check_shape(model, np.asarray(y), "output", name)
-        if x is not None and y is None:
+        if x is not None and y is None and expects_unit_range(model):
             _check_pixels(np.asarray(x), name)
     # A batch larger than the data is one full-batch step per epoch; clamping also keeps
     # the loop's int32 batch bounds from overflowing for absurd sizes (2**31 and up).
@@ -215,6 +215,13 @@ def _check_shape(model: keras.Model, x: np.ndarray, side: str, name: str) -> Non
                 "unset to reconstruct the inputs themselves)."
             )
         )
+
+
+def expects_unit_range(model: keras.Model) -> bool:
+    """True for models whose loss needs targets in [0, 1]: binary cross-entropy (the book's pixels)
+    and the VAE and AAE, which use it inside; False for MSE or softmax outputs."""
+    loss = getattr(model, "loss", None)
+    return loss == "binary_crossentropy" or hasattr(model, "terms") or hasattr(model, "discriminator")
 
 
 def _check_pixels(x: np.ndarray, name: str) -> None:

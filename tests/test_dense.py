@@ -79,7 +79,7 @@ def test_selu_gets_lecun_initialisation():
         (dict(latent_dim=64), "latent_dim must be between 1 and 63"),
         (dict(latent_dim=0), "latent_dim must be between"),
         (dict(activation="swish"), "Unknown activation 'swish'"),
-        (dict(output_activation="softmax"), "output_activation must be"),
+        (dict(output_activation="relu"), "output_activation must be"),
         (dict(optimizer="lbfgs"), "Unknown optimizer 'lbfgs'"),
         (dict(dropout=1.0), "dropout must be in"),
         (dict(l1=-1.0), "l1 must be a finite number >= 0"),
@@ -165,3 +165,29 @@ def test_switches_are_exactly_true_or_false_and_sizes_may_be_numpy_numbers():
     assert build_dense_autoencoder("64").output_shape == (None, 64)
     with pytest.raises(ValueError, match="input_dim must be a whole number of 2 or more, got 64.5"):
         build_dense_autoencoder(64.5)
+
+
+@pytest.mark.parametrize(
+    "output_activation, data, loss",
+    [
+        ("linear", lambda rng: rng.normal(0, 3, (64, 12)), "mse"),
+        ("tanh", lambda rng: rng.uniform(-1, 1, (64, 12)), "mse"),
+        ("softmax", lambda rng: np.eye(12)[rng.integers(0, 12, 64)], "categorical_crossentropy"),
+    ],
+)
+def test_outputs_for_other_data_train_on_it(output_activation, data, loss):
+    from lab.training import fit_autoencoder
+
+    keras.utils.set_random_seed(0)
+    x = data(np.random.default_rng(0)).astype("float32")
+    model = build_dense_autoencoder(12, latent_dim=3, units=16, output_activation=output_activation)
+    assert model.loss == loss
+    result = fit_autoencoder(model, x, x[:16], epochs=5, batch_size=16, seed=0)
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    out = model.predict(x[:4], verbose=0)
+    if output_activation == "tanh":
+        assert np.abs(out).max() <= 1
+    if output_activation == "softmax":
+        np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="scaled to \\[0, 1\\]"):  # pixels in [0, 1] stay checked
+        fit_autoencoder(build_dense_autoencoder(12, latent_dim=3, units=16), x * 10 + 5, epochs=1)

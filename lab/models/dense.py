@@ -11,7 +11,13 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam")
 # Each output activation comes with the loss that suits it: a sigmoid output is a
 # per-pixel probability (binary cross-entropy); a linear one is a plain value (MSE).
-OUTPUT_LOSSES = {"sigmoid": "binary_crossentropy", "linear": "mse"}
+# tanh suits data scaled to [-1, 1] (MSE), softmax one-hot rows (categorical cross-entropy).
+OUTPUT_LOSSES = {
+    "sigmoid": "binary_crossentropy",
+    "linear": "mse",
+    "tanh": "mse",
+    "softmax": "categorical_crossentropy",
+}
 
 
 @keras.saving.register_keras_serializable(package="lab")
@@ -237,7 +243,10 @@ def build_dense_autoencoder(
         units: hidden width, or one width per encoder layer (outermost first).
         activation: hidden activation, one of `ACTIVATIONS`.
         latent_activation: activation of the code layer; None means linear.
-        output_activation: "sigmoid" (binary cross-entropy loss) or "linear" (MSE).
+        output_activation: the output layer and its loss, for the data's range: "sigmoid"
+            (binary cross-entropy) for values in [0, 1] such as pixels, "linear" (MSE) for
+            unbounded values such as standardized features, "tanh" (MSE) for values in
+            [-1, 1], "softmax" (categorical cross-entropy) for one-hot rows.
         dropout: dropout rate after each hidden layer, in [0, 1).
         batch_norm: batch normalization before each hidden activation.
         l1: L1 activity penalty on the code (a sparse autoencoder).
@@ -262,8 +271,9 @@ def build_dense_autoencoder(
     latent_dim, dropout, l2 = check_common(input_dim, latent_dim, activation, dropout, l2)
     if output_activation not in OUTPUT_LOSSES:
         raise ValueError(
-            f"output_activation must be 'sigmoid' (with binary cross-entropy) or 'linear' "
-            f"(with MSE), got {output_activation!r}"
+            "output_activation must be 'sigmoid' (binary cross-entropy, values in [0, 1]), 'linear' (MSE, "
+            "unbounded values), 'tanh' (MSE, values in [-1, 1]) or 'softmax' (categorical cross-entropy, "
+            f"one-hot rows), got {output_activation!r}"
         )
     l1 = checks.number(l1, "l1", minimum=0)
     noise_std = checks.number(noise_std, "noise_std", minimum=0)
