@@ -351,6 +351,51 @@ register(
     )
 )
 
+STRENGTHS: dict[str, tuple[float, ...]] = {
+    "l2": (1e-5, 1e-4, 1e-3, 1e-2),
+    "l1_weights": (1e-6, 1e-5, 1e-4, 1e-3),
+    "dropout": (0.1, 0.2, 0.3, 0.5),
+}
+
+
+def strength_plan(cfg: RunConfig) -> list[Entry]:
+    """Each weight penalty and dropout at several strengths, and no penalty at all, on the small set."""
+    plan: list[Entry] = [("strength", {"penalty": "none", "value": 0.0})]
+    return plan + [
+        ("strength", {"penalty": penalty, "value": value})
+        for penalty, values in STRENGTHS.items()
+        for value in values
+    ]
+
+
+def run_strength_entry(
+    dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """One strength on one seed, as notebook 03's overfitting experiment runs it (each seed draws its
+    own small training set; fixed epochs, no early stopping, the last weights kept)."""
+    from lab import data
+
+    small = data.take_train(dataset, cfg.overfit_train_size, seed=cfg.seed)
+    penalty = {} if settings["penalty"] == "none" else {settings["penalty"]: settings["value"]}
+    _, row = _one_run(small, cfg, penalty, epochs=cfg.overfit_epochs, patience=None, restore_best=False)
+    return dict(
+        train_mse=row["train_mse"],
+        val_mse=row["val_mse"],
+        gap=row["val_mse"] - row["train_mse"],
+        status=row["status"],
+    )
+
+
+register(
+    Study(
+        name="03_strength",
+        title="notebook 03's regularizers at several strengths (L2, L1 on weights, dropout), several seeds",
+        plan=strength_plan,
+        run=run_strength_entry,
+        budgets=(*SWEEP_BUDGETS, "overfit_train_size", "overfit_epochs"),
+    )
+)
+
 BETAS = (0.1, 0.5, 1.0, 2.0, 4.0)
 
 

@@ -191,3 +191,20 @@ def test_outputs_for_other_data_train_on_it(output_activation, data, loss):
         np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="scaled to \\[0, 1\\]"):  # pixels in [0, 1] stay checked
         fit_autoencoder(build_dense_autoencoder(12, latent_dim=3, units=16), x * 10 + 5, epochs=1)
+
+
+def test_l1_on_the_weights_is_a_weight_penalty_not_a_code_penalty(tiny_images):
+    from lab.training import fit_autoencoder
+
+    keras.utils.set_random_seed(0)
+    model = build_dense_autoencoder(64, latent_dim=4, units=16, l1_weights=1e-3, learning_rate=1e-2)
+    model(tiny_images)
+    assert len(model.losses) == 6  # one per weight matrix: 3 in the encoder, 3 in the decoder
+    keras.utils.set_random_seed(0)
+    plain = build_dense_autoencoder(64, latent_dim=4, units=16, learning_rate=1e-2)
+    for m in (model, plain):
+        fit_autoencoder(m, tiny_images, epochs=30, batch_size=16, seed=0)
+    small = [np.mean(np.abs(m.encoder.get_layer("enc_0").kernel.numpy()) < 1e-3) for m in (model, plain)]
+    assert small[0] > small[1]  # more weights driven to (near) zero
+    with pytest.raises(ValueError, match="l1_weights must be a finite number >= 0"):
+        build_dense_autoencoder(64, l1_weights=-1)

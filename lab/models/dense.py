@@ -146,7 +146,9 @@ def default_initializer(activation: str) -> str:
     return "lecun_normal" if activation == "selu" else "glorot_uniform"
 
 
-def _weight_penalty(l2: float):
+def _weight_penalty(l2: float, l1: float = 0.0):
+    if l1 > 0:
+        return keras.regularizers.L1L2(l1=l1, l2=l2)
     return keras.regularizers.L2(l2) if l2 > 0 else None
 
 
@@ -160,6 +162,7 @@ def hidden_layers(
     batch_norm: bool = False,
     l2: float = 0.0,
     initializer: str = "glorot_uniform",
+    l1_weights: float = 0.0,
 ):
     """Stack dense hidden layers on tensor `x`: Dense, optional batch norm, activation, optional dropout.
 
@@ -173,7 +176,7 @@ def hidden_layers(
             width,
             activation=None if batch_norm else activation,
             kernel_initializer=initializer,
-            kernel_regularizer=_weight_penalty(l2),
+            kernel_regularizer=_weight_penalty(l2, l1_weights),
             name=name,
         )
         x = dense(x)
@@ -223,6 +226,7 @@ def build_dense_autoencoder(
     batch_norm: bool = False,
     l1: float = 0.0,
     l2: float = 0.0,
+    l1_weights: float = 0.0,
     optimizer: str = "adam",
     learning_rate: float = 1e-3,
     lr_decay_rate: float | None = None,
@@ -251,6 +255,8 @@ def build_dense_autoencoder(
         batch_norm: batch normalization before each hidden activation.
         l1: L1 activity penalty on the code (a sparse autoencoder).
         l2: L2 penalty on every weight matrix (weight decay).
+        l1_weights: L1 penalty on every weight matrix, which drives many weights to
+            exactly zero (unlike `l1`, which penalizes the code's values).
         optimizer: one of `OPTIMIZERS`.
         learning_rate: the optimizer's initial step size.
         lr_decay_rate: optional exponential decay factor, see `make_optimizer`.
@@ -293,7 +299,15 @@ def build_dense_autoencoder(
             f"Unknown kernel_initializer {init!r}. Use a Keras initializer name such as 'glorot_uniform', "
             "'he_normal' or 'lecun_normal', or None for the default that suits the activation."
         ) from None
-    block = dict(activation=activation, dropout=dropout, batch_norm=batch_norm, l2=l2, initializer=init)
+    l1_weights = checks.number(l1_weights, "l1_weights", minimum=0)
+    block = dict(
+        activation=activation,
+        dropout=dropout,
+        batch_norm=batch_norm,
+        l2=l2,
+        initializer=init,
+        l1_weights=l1_weights,
+    )
 
     inputs = keras.Input(shape=(input_dim,), name="image")
     x = inputs
@@ -308,7 +322,7 @@ def build_dense_autoencoder(
         latent_dim,
         activation=latent_activation,
         kernel_initializer=init,
-        kernel_regularizer=_weight_penalty(l2),
+        kernel_regularizer=_weight_penalty(l2, l1_weights),
         activity_regularizer=keras.regularizers.L1(l1) if l1 > 0 else None,
         name="code",
     )(x)
@@ -320,7 +334,7 @@ def build_dense_autoencoder(
         input_dim,
         activation=output_activation,
         kernel_initializer=init,
-        kernel_regularizer=_weight_penalty(l2),
+        kernel_regularizer=_weight_penalty(l2, l1_weights),
         name="reconstruction",
     )(x)
     decoder = keras.Model(code_in, outputs, name="decoder")
