@@ -75,6 +75,38 @@ def schedule_settings(cfg: RunConfig) -> list[dict[str, Any]]:
     ]
 
 
+SCHEDULES = ("constant", "exponential", "step", "cosine", "plateau")
+
+
+def schedules_plan(cfg: RunConfig) -> list[Entry]:
+    """Notebook 02's schedules side by side, each starting from the same large rate, 1e-2."""
+    return [("schedules", {"schedule": name}) for name in SCHEDULES[: cfg.max_sweep_values]]
+
+
+def schedule_arguments(cfg: RunConfig, name: str) -> dict[str, Any]:
+    """The builder (and, for "plateau", training) arguments of one named schedule.
+
+    exponential: x0.7 every 5 epochs, smoothly; step: x0.5 every 10 epochs, at once; cosine:
+    down to 0 over the sweep budget; plateau: x0.5 after 3 epochs without a better validation loss.
+    """
+    per_epoch = -(-_train_size(cfg) // cfg.batch_size)
+    return {
+        "constant": {},
+        "exponential": dict(lr_decay_rate=0.7, lr_decay_steps=5 * per_epoch),
+        "step": dict(lr_decay_rate=0.5, lr_decay_steps=10 * per_epoch, lr_schedule="step"),
+        "cosine": dict(lr_decay_rate=1.0, lr_decay_steps=cfg.sweep_epochs * per_epoch, lr_schedule="cosine"),
+        "plateau": dict(lr_plateau=(0.5, 3)),
+    }[name]
+
+
+def run_schedule_entry(
+    dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """One schedule on one seed, at the sweep budget, from a learning rate of 1e-2."""
+    arguments = {"learning_rate": 1e-2, **schedule_arguments(cfg, settings["schedule"])}
+    return run_sweep_entry(dataset, cfg, experiment, arguments)
+
+
 def _train_size(cfg: RunConfig) -> int:
     from lab import data
 
@@ -154,6 +186,17 @@ def run_reference_entry(
         seconds, epochs = trained.result.seconds, trained.result.epochs_trained
     accuracy = evaluate.linear_probe_accuracy(z_train, dataset.y_train, z_test, dataset.y_test, seed=cfg.seed)
     return dict(test_mse=mse, probe_accuracy=accuracy, epochs_trained=epochs, seconds=seconds)
+
+
+register(
+    Study(
+        name="02_schedules",
+        title="notebook 02's learning-rate schedules (constant, exponential, step, cosine, on plateau)",
+        plan=schedules_plan,
+        run=run_schedule_entry,
+        budgets=SWEEP_BUDGETS,
+    )
+)
 
 
 register(

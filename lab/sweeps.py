@@ -22,7 +22,7 @@ from lab.seeds import seeds_for, verdict
 from lab.training import FitResult, fit_autoencoder
 
 # Settings that belong to training rather than to the model builder.
-FIT_ARGUMENTS = ("epochs", "patience", "batch_size", "restore_best")
+FIT_ARGUMENTS = ("epochs", "patience", "batch_size", "restore_best", "lr_plateau")
 
 
 @dataclass

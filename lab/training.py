@@ -54,6 +54,7 @@ def fit_autoencoder(
     restore_best: bool = True,
     seed: int = 0,
     on_epoch_end: EpochCallback | None = None,
+    lr_plateau: tuple[float, int] | None = None,
 ) -> FitResult:
     """Train a compiled model, stopping early when the validation loss stops improving.
 
@@ -73,6 +74,10 @@ def fit_autoencoder(
             None trains for all `epochs`.
         restore_best: put back the weights of the best validation epoch.
         seed: fixes the shuffling order.
+        lr_plateau: `(factor, patience)` to multiply the learning rate by `factor` whenever
+            the validation loss has not improved for `patience` epochs (reduce on plateau,
+            like Keras's `ReduceLROnPlateau`); the rate of each epoch is kept in the history
+            as `learning_rate`. Needs a constant learning rate, not a schedule.
         on_epoch_end: called as `on_epoch_end(epoch, logs)` after every epoch,
             for live plots.
 
@@ -127,6 +132,16 @@ def fit_autoencoder(
         raise ValueError(f"initial_epoch must be in [0, epochs), got {initial_epoch} with epochs={epochs}")
     if getattr(model, "optimizer", None) is None:
         raise ValueError("Compile the model before fitting it (the builders in lab.models do).")
+    if lr_plateau is not None:
+        if isinstance(lr_plateau, (str, bytes)) or not hasattr(lr_plateau, "__len__") or len(lr_plateau) != 2:
+            raise ValueError(f"lr_plateau must be (factor, patience), such as (0.5, 3), got {lr_plateau!r}")
+        factor = checks.number(lr_plateau[0], "the lr_plateau factor", above=0, below=1)
+        plateau_patience = checks.integer(lr_plateau[1], "the lr_plateau patience", minimum=1)
+        if isinstance(model.optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            raise ValueError(
+                "lr_plateau needs a constant learning rate, but this model's optimizer follows a schedule; "
+                "build it without lr_schedule or lr_decay_rate."
+            )
     start = time.perf_counter()
     y_train = x_train if y_train is None else y_train
     if x_val is not None and y_val is None:
@@ -140,6 +155,7 @@ def fit_autoencoder(
     rng = np.random.default_rng(seed)
     result = FitResult()
     best, best_weights, waited = math.inf, None, 0
+    plateau_best, plateau_waited = math.inf, 0
     for epoch in range(initial_epoch + 1, epochs + 1):
         if hasattr(model, "begin_epoch"):
             # Per-epoch schedules inside the model, such as the VAE's KL warm-up.
@@ -157,6 +173,15 @@ def fit_autoencoder(
         if not all(math.isfinite(v) for v in logs.values()):
             result.diverged = True
             break
+        if lr_plateau is not None:
+            result.history.setdefault("learning_rate", []).append(float(model.optimizer.learning_rate))
+            if monitored < plateau_best:
+                plateau_best, plateau_waited = monitored, 0
+            else:
+                plateau_waited += 1
+                if plateau_waited >= plateau_patience:
+                    model.optimizer.learning_rate = float(model.optimizer.learning_rate) * factor
+                    plateau_waited = 0
         if getattr(model, "in_warmup", False):
             # While a model's loss is still being reweighted (KL warm-up), its values do
             # not compare across epochs: neither count patience nor keep a best.

@@ -208,3 +208,19 @@ def test_l1_on_the_weights_is_a_weight_penalty_not_a_code_penalty(tiny_images):
     assert small[0] > small[1]  # more weights driven to (near) zero
     with pytest.raises(ValueError, match="l1_weights must be a finite number >= 0"):
         build_dense_autoencoder(64, l1_weights=-1)
+
+
+@pytest.mark.parametrize(
+    "schedule, at_half, at_end",
+    [("exponential", 0.5**0.5, 0.5), ("step", 1.0, 0.5), ("cosine", 0.5, 0.0)],
+)
+def test_learning_rate_schedules_have_their_shapes(schedule, at_half, at_end):
+    optimizer = make_optimizer(
+        "adam", learning_rate=1.0, lr_decay_rate=0.5, lr_decay_steps=100, lr_schedule=schedule
+    )
+    rate = optimizer._learning_rate  # the schedule object
+    assert float(rate(0)) == pytest.approx(1.0)
+    assert float(rate(50)) == pytest.approx(at_half, abs=1e-6)
+    assert float(rate(100)) == pytest.approx(at_end, abs=1e-6)
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        make_optimizer("adam", lr_decay_rate=0.5, lr_schedule="linear")

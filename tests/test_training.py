@@ -183,3 +183,25 @@ def test_keras_style_arguments_are_answered_in_words(tiny_images):
             epochs=1,
         )
     assert model.optimizer.iterations.numpy() == 0
+
+
+def test_reduce_on_plateau_halves_the_rate_when_the_validation_loss_stalls(tiny_images):
+    keras.utils.set_random_seed(0)
+    model = build_dense_autoencoder(64, latent_dim=4, units=16, learning_rate=5e-2)
+    result = fit_autoencoder(
+        model, tiny_images, tiny_images[:16], epochs=40, patience=None, lr_plateau=(0.5, 1), seed=0
+    )
+    rates = result.history["learning_rate"]
+    assert len(rates) == 40 and rates[0] == pytest.approx(5e-2)
+    steps = list(zip(rates, rates[1:], strict=False))
+    assert min(rates) < rates[0] and all(b == a or b == pytest.approx(a / 2) for a, b in steps)
+    assert "learning_rate" not in fit_autoencoder(_model(), tiny_images, epochs=2).history
+    for bad, words in [
+        ((2.0, 3), "factor must be a finite number > 0 and < 1"),
+        ((0.5, 0), "patience must be"),
+        ("half", "must be \\(factor, patience\\)"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            fit_autoencoder(_model(), tiny_images, epochs=2, lr_plateau=bad)
+    with pytest.raises(ValueError, match="needs a constant learning rate"):
+        fit_autoencoder(_model(lr_decay_rate=0.5), tiny_images, epochs=2, lr_plateau=(0.5, 2))

@@ -9,6 +9,7 @@ from lab._backend import keras
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam")
+LR_SCHEDULES = ("exponential", "step", "cosine")
 # Each output activation comes with the loss that suits it: a sigmoid output is a
 # per-pixel probability (binary cross-entropy); a linear one is a plain value (MSE).
 # tanh suits data scaled to [-1, 1] (MSE), softmax one-hot rows (categorical cross-entropy).
@@ -78,6 +79,7 @@ def make_optimizer(
     learning_rate: float = 1e-3,
     lr_decay_rate: float | None = None,
     lr_decay_steps: int = 100,
+    lr_schedule: str = "exponential",
 ) -> keras.optimizers.Optimizer:
     """An optimizer by name, with an optional exponential learning-rate decay.
 
@@ -88,6 +90,10 @@ def make_optimizer(
         lr_decay_rate: multiply the learning rate by this every `lr_decay_steps`
             optimizer steps (for example 0.5); None keeps it constant.
         lr_decay_steps: the decay period, in steps.
+        lr_schedule: with `lr_decay_rate`, how the rate falls: "exponential" (smoothly, by
+            `lr_decay_rate` every `lr_decay_steps`), "step" (the same, all at once at the end
+            of each period) or "cosine" (from the initial rate to 0 along half a cosine over
+            `lr_decay_steps`, the whole run; `lr_decay_rate` then only switches it on).
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}. Choose one of: {', '.join(OPTIMIZERS)}.")
@@ -98,9 +104,16 @@ def make_optimizer(
             lr_decay_rate, "lr_decay_rate", above=0, maximum=1, hint="None: no decay."
         )
         lr_decay_steps = checks.integer(lr_decay_steps, "lr_decay_steps", minimum=1)
-        lr = keras.optimizers.schedules.ExponentialDecay(
-            learning_rate, decay_steps=lr_decay_steps, decay_rate=lr_decay_rate
-        )
+        lr_schedule = checks.choice(lr_schedule, "lr_schedule", LR_SCHEDULES)
+        if lr_schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=lr_decay_steps)
+        else:
+            lr = keras.optimizers.schedules.ExponentialDecay(
+                learning_rate,
+                decay_steps=lr_decay_steps,
+                decay_rate=lr_decay_rate,
+                staircase=lr_schedule == "step",
+            )
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=lr)
     if name == "momentum":
@@ -231,6 +244,7 @@ def build_dense_autoencoder(
     learning_rate: float = 1e-3,
     lr_decay_rate: float | None = None,
     lr_decay_steps: int = 100,
+    lr_schedule: str = "exponential",
     kernel_initializer: str | None = None,
     noise_std: float = 0.0,
     mask_fraction: float = 0.0,
@@ -260,7 +274,8 @@ def build_dense_autoencoder(
         optimizer: one of `OPTIMIZERS`.
         learning_rate: the optimizer's initial step size.
         lr_decay_rate: optional exponential decay factor, see `make_optimizer`.
-        lr_decay_steps: steps between two decays.
+        lr_decay_steps: steps between two decays (for "cosine", the steps of the whole decay).
+        lr_schedule: "exponential", "step" or "cosine" (see `make_optimizer`).
         kernel_initializer: weight initializer; by default LeCun normal for selu
             (which it needs to self-normalize) and Glorot uniform otherwise.
         noise_std: Gaussian noise added to the input during training only, then
@@ -348,6 +363,7 @@ def build_dense_autoencoder(
             learning_rate=learning_rate,
             lr_decay_rate=lr_decay_rate,
             lr_decay_steps=lr_decay_steps,
+            lr_schedule=lr_schedule,
         ),
         loss=OUTPUT_LOSSES[output_activation],
         metrics=[keras.metrics.MeanSquaredError(name="mse")],
