@@ -64,10 +64,12 @@ class RunConfig:
     generative_latent_dim: int = 2
     warmup_epochs: int = 10
     aae_epochs: int = 60
+    written_out_epochs: int = 10  # the adversarial step written out on the page (notebook 05)
     # Notebooks 06 to 08, the searches: trials for grid, random and Bayesian searches,
     # each trial's epoch budget and early stopping patience, Hyperband's reduction factor.
     search_trials: int = 10
     search_epochs: int = 40
+    halving_settings: int = 9  # settings in notebook 06's successive halving by hand
     search_patience: int = 6
     hyperband_factor: int = 4
     # Notebook 08, the three searches side by side: each trial's epoch budget (Hyperband's
@@ -107,6 +109,8 @@ _PRESETS: dict[str, dict[str, object]] = {
         label_fractions=(0.1,),
         warmup_epochs=1,
         aae_epochs=2,
+        written_out_epochs=2,
+        halving_settings=3,
         search_trials=2,
         slice_trials=3,
         vae_search_trials=2,
@@ -235,6 +239,8 @@ def validate(settings: dict[str, object]) -> dict[str, object]:
         ),
         "warmup_epochs": count(0),
         "aae_epochs": count(1),
+        "written_out_epochs": count(1),
+        "halving_settings": count(2, hint="Successive halving keeps a third each round, so it needs a race."),
         "search_trials": count(1),
         "search_epochs": count(1),
         "search_patience": count(1),

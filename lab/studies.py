@@ -290,6 +290,21 @@ def _one_run(dataset: Dataset, cfg: RunConfig, settings: dict[str, Any], **fixed
     return done.runs[0], done.frame.iloc[0].to_dict()
 
 
+def _overfit_row(dataset: Dataset, cfg: RunConfig, settings: dict[str, Any]) -> dict[str, Any]:
+    """Notebook 03's overfitting setup on one seed: a small training set drawn by the seed, fixed
+    epochs, no early stopping, the last weights kept; the errors and their gap."""
+    from lab import data
+
+    small = data.take_train(dataset, cfg.overfit_train_size, seed=cfg.seed)
+    _, row = _one_run(small, cfg, settings, epochs=cfg.overfit_epochs, patience=None, restore_best=False)
+    return dict(
+        train_mse=row["train_mse"],
+        val_mse=row["val_mse"],
+        gap=row["val_mse"] - row["train_mse"],
+        status=row["status"],
+    )
+
+
 def regularized_plan(cfg: RunConfig) -> list[Entry]:
     """Notebook 03's comparisons: regularizers, L1 strengths, denoisers, masking, anomalies, few labels."""
     plan: list[Entry] = [("regularizer", {"regularizer": name}) for name in REGULARIZERS]
@@ -315,21 +330,7 @@ def run_regularized_entry(
     from lab import applications, data
 
     if experiment == "regularizer":
-        small = data.take_train(dataset, cfg.overfit_train_size, seed=cfg.seed)
-        _, row = _one_run(
-            small,
-            cfg,
-            REGULARIZERS[settings["regularizer"]],
-            epochs=cfg.overfit_epochs,
-            patience=None,
-            restore_best=False,
-        )
-        return dict(
-            train_mse=row["train_mse"],
-            val_mse=row["val_mse"],
-            gap=row["val_mse"] - row["train_mse"],
-            status=row["status"],
-        )
+        return _overfit_row(dataset, cfg, REGULARIZERS[settings["regularizer"]])
     if experiment == "l1":
         run, row = _one_run(dataset, cfg, {"l1": settings["l1"]}, latent_dim=32, latent_activation="relu")
         sparsity = evaluate.code_sparsity(evaluate.encode(run.model, dataset.x_val))
@@ -416,17 +417,8 @@ def run_strength_entry(
 ) -> dict[str, Any]:
     """One strength on one seed, as notebook 03's overfitting experiment runs it (each seed draws its
     own small training set; fixed epochs, no early stopping, the last weights kept)."""
-    from lab import data
-
-    small = data.take_train(dataset, cfg.overfit_train_size, seed=cfg.seed)
     penalty = {} if settings["penalty"] == "none" else {settings["penalty"]: settings["value"]}
-    _, row = _one_run(small, cfg, penalty, epochs=cfg.overfit_epochs, patience=None, restore_best=False)
-    return dict(
-        train_mse=row["train_mse"],
-        val_mse=row["val_mse"],
-        gap=row["val_mse"] - row["train_mse"],
-        status=row["status"],
-    )
+    return _overfit_row(dataset, cfg, penalty)
 
 
 register(

@@ -92,3 +92,12 @@ def test_the_reference_conv_model_trains_on_mnist_shaped_data(tmp_path, monkeypa
     run = sweeps.train_conv(ds, config.preset("quick", dataset="mnist"), epochs=1)
     assert ds.image_shape == (28, 28) and run.model.output_shape == (None, 784)
     assert run.result.epochs_trained == 1
+
+
+def test_the_matching_width_gives_a_dense_model_of_about_the_same_size():
+    from lab.models.dense import matching_width, weight_count
+
+    conv = build_conv_autoencoder((8, 8), latent_dim=8, filters=16).count_params()
+    width = matching_width(conv, 64, 8, 2)
+    assert abs(weight_count(64, 8, [width] * 2) - conv) < abs(weight_count(64, 8, [width + 4] * 2) - conv)
+    assert abs(weight_count(64, 8, [width] * 2) - conv) < abs(weight_count(64, 8, [width - 4] * 2) - conv)

@@ -154,6 +154,15 @@ def weight_count(input_dim: int, latent_dim: int, widths: Sequence[int]) -> int:
     return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
 
 
+def matching_width(weights: int, input_dim: int, latent_dim: int, num_layers: int) -> int:
+    """The hidden width (a multiple of 4, up to 512) whose dense autoencoder has about `weights`
+    weights: for comparing another architecture with a dense one of the same size."""
+    return min(
+        range(4, 513, 4),
+        key=lambda units: abs(weight_count(input_dim, latent_dim, [units] * num_layers) - weights),
+    )
+
+
 def default_initializer(activation: str) -> str:
     """LeCun normal for selu (which it needs to self-normalize), Glorot uniform otherwise."""
     return "lecun_normal" if activation == "selu" else "glorot_uniform"

@@ -51,12 +51,7 @@ def plot_latent_umap(
 ) -> Figure:
     """A 2-D UMAP view of codes, coloured by class label (`embedding`: one computed already)."""
     embedding = umap_embedding(z, seed=seed) if embedding is None else embedding
-    return plot_latent_2d(
-        embedding,
-        labels,
-        title=title or f"UMAP of the {z.shape[1]}-D latent space",
-        axis_labels=("UMAP 1", "UMAP 2"),
-    )
+    return _plot_view(embedding, labels, "UMAP", z.shape[1], title)
 
 
 def plot_codes_and_prior(
@@ -161,9 +156,15 @@ def plot_latent_tsne(
     embedding: np.ndarray | None = None,
 ) -> Figure:
     """A 2-D t-SNE view of codes, coloured by class label (`embedding`: one computed already)."""
+    embedding = tsne_embedding(z, seed=seed) if embedding is None else embedding
+    return _plot_view(embedding, labels, "t-SNE", z.shape[1], title)
+
+
+def _plot_view(embedding: np.ndarray, labels: np.ndarray, method: str, dim: int, title: str | None) -> Figure:
+    """A 2-D view of `dim`-number codes made by `method`, coloured by class label."""
     return plot_latent_2d(
-        tsne_embedding(z, seed=seed) if embedding is None else embedding,
+        embedding,
         labels,
-        title=title or f"t-SNE of the {z.shape[1]}-D latent space",
-        axis_labels=("t-SNE 1", "t-SNE 2"),
+        title=title or f"{method} of the {dim}-D latent space",
+        axis_labels=(f"{method} 1", f"{method} 2"),
     )
