@@ -3,6 +3,9 @@
 #   make test   run the whole test suite
 #   make lab    open JupyterLab on notebooks/
 #   make bench  print the speed figures (benchmarks/)
+#   make solutions  execute the worked solutions (solutions/) into build/solutions/
+#   make check  the attendees' setup check, before a workshop
+#   make warm   run every search of the workshop preset into runs/, so search cells resume in seconds
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV ?= .venv
@@ -10,10 +13,10 @@ BIN := $(VENV)/bin
 PRESET ?= workshop
 SEED ?= 0
 
-.PHONY: help setup setup-dev chromium book lab test lint bench clean
+.PHONY: help setup setup-dev chromium book solutions solutions-reference lab test lint bench clean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,9p' Makefile
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No python3.11 found: install Python 3.11, or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -52,6 +55,14 @@ chromium:
 
 book: setup
 	$(BIN)/python -m lab.book --preset $(PRESET) --seed $(SEED)
+
+# ONLY="01 02" limits a run to some notebooks.
+solutions: setup
+	$(BIN)/python -m lab.book --solutions --preset $(PRESET) --seed $(SEED) $(if $(ONLY),--only $(ONLY))
+
+# The answers the solutions print beside every run's own: workshop preset, seed 0, committed.
+solutions-reference: setup
+	$(BIN)/python -m lab.book --solutions --preset workshop --seed 0 --figures-dir solutions/reference $(if $(ONLY),--only $(ONLY))
 
 lab: setup
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -20,6 +20,7 @@ import pandas as pd
 from lab import checks, config
 
 NOTEBOOKS_DIR = config.ROOT / "notebooks"
+SOLUTIONS_DIR = config.ROOT / "solutions"
 BUILD_DIR = config.ROOT / "build"
 _NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 
@@ -186,9 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=None, help="notebook numbers to run, e.g. 00 01 (or 0 1)"
     )
-    parser.add_argument("--output-dir", type=Path, default=BUILD_DIR)
-    parser.add_argument("--figures-dir", type=Path, default=config.FIGURES_DIR)
+    parser.add_argument(
+        "--solutions",
+        action="store_true",
+        help="run the solutions notebooks (solutions/) instead; their answers go to --figures-dir",
+    )
+    parser.add_argument("--output-dir", type=Path, default=None, help="default build/ (build/solutions/)")
+    parser.add_argument("--figures-dir", type=Path, default=None, help="default figures/ (build/solutions/)")
     args = parser.parse_args(argv)
+    default_output = BUILD_DIR / "solutions" if args.solutions else BUILD_DIR
+    args.output_dir = args.output_dir or default_output
+    args.figures_dir = args.figures_dir or (default_output if args.solutions else config.FIGURES_DIR)
     from papermill.exceptions import PapermillExecutionError
 
     # The settings every notebook will make, checked once here rather than in each kernel.
@@ -210,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             message = message.replace(f"{setting} ({setting.upper()} in a notebook's parameters)", option)
         print(f"error: {message}", file=sys.stderr)
         return 2
-    available = {p.name[:2]: p for p in notebooks()}
+    available = {p.name[:2]: p for p in notebooks(SOLUTIONS_DIR if args.solutions else NOTEBOOKS_DIR)}
     wanted = None if args.only is None else [n.zfill(2) if n.isdigit() else n for n in args.only]
     unknown = [n for n in wanted or [] if n not in available]
     if unknown or wanted == []:
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         print(f"  {path.name}: {seconds:.1f} s -> {args.output_dir / path.name}", flush=True)
-    print(f"figures in {args.figures_dir}")
+    print(f"{'answers (NN_answers.json)' if args.solutions else 'figures'} in {args.figures_dir}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Notebooks are committed clean: no outputs, no execution counts, one parameters cell."""
+"""Notebooks and solutions are committed clean: no outputs, no execution counts, one parameters cell."""
 
 import ast
 import json
@@ -8,19 +8,20 @@ import pytest
 from lab import book
 
 NOTEBOOKS = book.notebooks()
+EVERY = NOTEBOOKS + book.notebooks(book.SOLUTIONS_DIR)
 
 
 def _cells(path):
     return json.loads(path.read_text())["cells"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EVERY, ids=[f"{p.parent.name}/{p.name}" for p in EVERY])
 def test_outputs_are_stripped(path):
     code = [c for c in _cells(path) if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EVERY, ids=[f"{p.parent.name}/{p.name}" for p in EVERY])
 def test_exactly_one_parameters_cell_of_literals(path):
     tagged = [c for c in _cells(path) if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1
