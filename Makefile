@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 PRESET ?= workshop
 SEED ?= 0
 
-.PHONY: help setup setup-dev chromium book solutions solutions-reference lab test lint bench clean
+.PHONY: help setup setup-dev chromium book solutions solutions-reference check warm workshop-kit lab test lint bench clean
 
 help:
 	@sed -n '2,9p' Makefile
@@ -64,6 +64,17 @@ solutions: setup
 solutions-reference: setup
 	$(BIN)/python -m lab.book --solutions --preset workshop --seed 0 --figures-dir solutions/reference $(if $(ONLY),--only $(ONLY))
 
+# Before a workshop: every attendee runs `make check`; the instructor's machines run `make warm`.
+check: setup
+	$(BIN)/python -m lab.setup_check
+
+warm: setup
+	$(BIN)/python -m lab.workshop warm --seed $(SEED)
+
+# The schedule and the generated blocks of the instructor notes (workshop/).
+workshop-kit: setup
+	$(BIN)/python -m lab.workshop
+
 lab: setup
 	$(BIN)/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
@@ -78,7 +89,7 @@ bench: setup-dev
 	$(BIN)/python benchmarks/panel_browser.py
 	$(BIN)/python benchmarks/tuning_overhead.py
 	$(BIN)/python benchmarks/acquisition.py
-	$(BIN)/python benchmarks/notebook_times.py --preset $(PRESET)
+	$(BIN)/python benchmarks/notebook_times.py --preset $(PRESET) --warm
 
 clean:
 	rm -rf build runs .pytest_cache
