@@ -119,8 +119,15 @@ def main(argv: list[str] | None = None) -> int:
                 seeds=args.seeds,
                 ci_notebooks=list(claims.CI_NOTEBOOKS),
                 tolerance=dict(stds=claims.TOLERANCE_STDS, share_of_mean=claims.TOLERANCE_SHARE),
+                # The notebook each record was run from: a notebook whose seeds were all
+                # kept from an earlier run keeps the hash recorded then.
                 notebooks={
-                    p.name[:2]: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in recording_notebooks()
+                    p.name[:2]: (
+                        hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+                        if p.name[:2] in seconds or p.name[:2] not in previous.get("notebooks", {})
+                        else previous["notebooks"][p.name[:2]]
+                    )
+                    for p in recording_notebooks()
                 },
                 notebook_seconds=notebook_seconds,
                 command="python benchmarks/claims.py " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -271,6 +271,29 @@ def slow_cells(notebook: str, times: pd.DataFrame, threshold: float = SLOW_SECON
     return "".join(lines) + _markdown_table(frame)
 
 
+def search_summary(times: pd.DataFrame) -> str:
+    """Per searching notebook: its search cells' seconds cold and warm, and the whole notebook's."""
+    rows = []
+    for notebook, mine in times.groupby("notebook"):
+        if not (mine["run"] == "warm").any():
+            continue
+        cold, warm = (mine[(mine["run"] == run) & mine["search"]] for run in ("cold", "warm"))
+        whole = {run: mine.loc[mine["run"] == run, "notebook_seconds"].iloc[0] for run in ("cold", "warm")}
+        rows.append(
+            {
+                "notebook": notebook,
+                "search cells": len(cold),
+                "search cells, cold (s)": f"{cold['seconds'].sum():.0f}",
+                "after make warm (s)": f"{warm['seconds'].sum():.1f}",
+                "whole notebook, cold (s)": f"{whole['cold']:.0f}",
+                "after make warm (s) ": f"{whole['warm']:.0f}",
+            }
+        )
+    if not rows:
+        return "No warm runs are measured: run `python benchmarks/notebook_times.py --warm --write`.\n"
+    return _markdown_table(pd.DataFrame(rows))
+
+
 def fill(text: str, name: str, body: str) -> str:
     """Replace what sits between a generated block's two markers."""
     pattern = re.compile(
@@ -289,6 +312,9 @@ def generated_files(times: pd.DataFrame | None = None) -> dict[Path, str]:
     times = load_times() if times is None else times
     claims_table = pd.read_csv(CLAIMS, dtype={"notebook": str})
     out = {SCHEDULE: render_schedule(load_plan(), times)}
+    index = WORKSHOP_DIR / "README.md"
+    if index.exists():
+        out[index] = fill(index.read_text(), "search cells", search_summary(times))
     for path in sorted(NOTES_DIR.glob("[0-9][0-9]_*.md")):
         text = path.read_text()
         notebook = path.name[:2]
