@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from lab import checks, evaluate
 from lab._backend import keras
+from lab.models.conv import build_conv_autoencoder
 from lab.models.dense import build_dense_autoencoder
 from lab.models.vae import build_vae
 from lab.training import FitResult, fit_autoencoder
@@ -81,7 +83,21 @@ VAE_SPACE: dict[str, Range] = {
     "warmup_epochs": Range("choice", (0, 5, 10, 20), 10, "epochs of KL warm-up"),
 }
 
+# Dense layers or convolutions, chosen by the search: the shared settings, the dense
+# autoencoder's depth and widths, and the convolutional one's (lab.models.conv).
+ARCHITECTURE_SPACE: dict[str, Range] = {
+    "architecture": Range("choice", ("dense", "conv"), "dense", "dense layers or convolutions"),
+    **{k: DENSE_SPACE[k] for k in ("latent_dim", "num_layers", "units", "activation", "optimizer")},
+    "conv_layers": Range("int", (1, 2), 2, "stride-2 convolutions on each side"),
+    "filters": Range("choice", (8, 16, 32), 16, "filters of the first convolution (each next one doubles)"),
+    "kernel_size": Range("choice", (3, 5), 3, "height and width of every kernel"),
+    **{k: DENSE_SPACE[k] for k in ("learning_rate", "batch_size")},
+}
+DENSE_ONLY = ("num_layers", "units")
+CONV_ONLY = ("conv_layers", "filters", "kernel_size")
+
 DENSE_TUNED = ("num_layers", "units", "activation", "learning_rate", "batch_size")
+ARCHITECTURE_TUNED = ("architecture", *DENSE_ONLY, *CONV_ONLY, "learning_rate")
 VAE_TUNED = ("num_layers", "units", "learning_rate", "beta", "warmup_epochs")
 
 # Names of the objectives each HyperModel's fit returns, and their directions.
@@ -333,6 +349,97 @@ class DenseAutoencoderHyperModel(_AutoencoderHyperModel):
             "val_mse": evaluate.reconstruction_error(model, x_val),
             **_probe(model, x, x_val, labels, self.seed),
         }
+
+
+class ArchitectureHyperModel(DenseAutoencoderHyperModel):
+    """A search that chooses dense layers or convolutions (`ARCHITECTURE_SPACE`); objectives as dense.
+
+    `architecture` is "dense" or "conv". The dense autoencoder's depth and per-layer
+    widths exist only in dense trials, the convolutional one's `conv_layers`, `filters`
+    and `kernel_size` only in convolutional trials (conditional hyperparameters, as the
+    per-layer widths are). Fix `architecture` to search one family alone.
+
+    Args:
+        input_dim: pixels per image.
+        image_shape: (height, width) of the images, `ds.image_shape`: the convolutions
+            need it; its product must equal `input_dim`.
+        tune, fixed, choices, patience, seed: as in `DenseAutoencoderHyperModel`
+            (`tune` defaults to `ARCHITECTURE_TUNED`).
+    """
+
+    SPACE = ARCHITECTURE_SPACE
+    TUNED = ARCHITECTURE_TUNED
+
+    def __init__(self, input_dim: int, *, image_shape: Sequence[int], **kwargs: Any):
+        if (
+            isinstance(image_shape, (str, bytes))
+            or not hasattr(image_shape, "__len__")
+            or len(image_shape) != 2
+        ):
+            raise ValueError(
+                f"image_shape must be (height, width), such as ds.image_shape, got {image_shape!r}"
+            )
+        height = checks.integer(image_shape[0], "image height", minimum=2)
+        width = checks.integer(image_shape[1], "image width", minimum=2)
+        if (
+            not isinstance(input_dim, bool)
+            and isinstance(input_dim, (int, np.integer))
+            and height * width != input_dim
+        ):
+            raise ValueError(
+                f"image_shape {tuple(image_shape)} holds {height * width} pixels, but input_dim is "
+                f"{input_dim}: pass ds.n_features and ds.image_shape of the same dataset."
+            )
+        self.image_shape = (height, width)
+        tune = kwargs.get("tune")
+        tune = (tune,) if isinstance(tune, str) else tuple(self.TUNED if tune is None else tune)
+        family = (kwargs.get("fixed") or {}).get("architecture")
+        if "architecture" not in tune and family in ("dense", "conv"):
+            other = CONV_ONLY if family == "dense" else DENSE_ONLY
+            wasted = sorted(set(tune) & set(other))
+            if wasted:
+                raise ValueError(
+                    f"{wasted} shape the {'convolutional' if family == 'dense' else 'dense'} model only, and "
+                    f"architecture is fixed to {family!r}: drop them from `tune`, or tune `architecture`."
+                )
+            kwargs["tune"] = tune
+        super().__init__(input_dim, **kwargs)
+
+    def _family(self, hp: kt.HyperParameters, family: str):
+        """The scope of one family's hyperparameters: conditional when the architecture is searched."""
+        if "architecture" in self.tune:
+            return hp.conditional_scope("architecture", [family])
+        return nullcontext()
+
+    def arguments(self, hp: kt.HyperParameters) -> dict[str, Any]:
+        architecture = self._value(hp, "architecture")
+        shared = {
+            name: self._value(hp, name) for name in ("latent_dim", "activation", "optimizer", "learning_rate")
+        }
+        with self._family(hp, "dense"):
+            num_layers = (
+                self._value(hp, "num_layers")
+                if architecture == "dense" or "architecture" in self.tune
+                else None
+            )
+            units = self._units(hp, num_layers) if num_layers is not None else None
+        with self._family(hp, "conv"):
+            conv = (
+                {name: self._value(hp, name) for name in CONV_ONLY}
+                if architecture == "conv" or "architecture" in self.tune
+                else {}
+            )
+        if architecture == "dense":
+            return dict(architecture="dense", **shared, num_layers=num_layers, units=units)
+        if architecture == "conv":
+            return dict(architecture="conv", **shared, **conv)
+        raise ValueError(f"architecture must be 'dense' or 'conv', got {architecture!r}")
+
+    def builder(self, input_dim: int, *, architecture: str, **args: Any) -> keras.Model:
+        """Build the dense or the convolutional autoencoder from `arguments(hp)`."""
+        if architecture == "dense":
+            return build_dense_autoencoder(input_dim, **args)
+        return build_conv_autoencoder(self.image_shape, **args)
 
 
 class VAEHyperModel(_AutoencoderHyperModel):
