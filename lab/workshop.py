@@ -307,11 +307,27 @@ def fill(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda _: block, text)
 
 
+def readme_minutes(text: str, times: pd.DataFrame) -> str:
+    """The README's notebook table with its last column, the minutes of a cold run, from `times`."""
+    cold = times[times["run"] == "cold"].groupby("notebook")["notebook_seconds"].first()
+
+    lines = []
+    for line in text.split("\n"):
+        match = re.match(r"^\| (\d\d) \| \[", line)
+        if match and match.group(1) in cold.index:
+            head = line.rstrip().removesuffix("|").rstrip().rpartition("|")[0]
+            line = f"{head}| {cold[match.group(1)] / 60:.1f} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def generated_files(times: pd.DataFrame | None = None) -> dict[Path, str]:
     """Every generated file's path and the text it should hold now."""
     times = load_times() if times is None else times
     claims_table = pd.read_csv(CLAIMS, dtype={"notebook": str})
     out = {SCHEDULE: render_schedule(load_plan(), times)}
+    readme = config.ROOT / "README.md"
+    out[readme] = readme_minutes(readme.read_text(), times)
     index = WORKSHOP_DIR / "README.md"
     if index.exists():
         out[index] = fill(index.read_text(), "search cells", search_summary(times))
