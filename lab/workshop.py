@@ -284,9 +284,9 @@ def search_summary(times: pd.DataFrame) -> str:
                 "notebook": notebook,
                 "search cells": len(cold),
                 "search cells, cold (s)": f"{cold['seconds'].sum():.0f}",
-                "after make warm (s)": f"{warm['seconds'].sum():.1f}",
+                "search cells, warm (s)": f"{warm['seconds'].sum():.1f}",
                 "whole notebook, cold (s)": f"{whole['cold']:.0f}",
-                "after make warm (s) ": f"{whole['warm']:.0f}",
+                "whole notebook, warm (s)": f"{whole['warm']:.0f}",
             }
         )
     if not rows:
