@@ -47,14 +47,14 @@ def times_path(preset: str = "workshop", dataset: str = "digits") -> Path:
     return RESULTS_DIR / f"notebook_times_{preset}_{dataset}.csv"
 
 
-def _code_cells(path: Path) -> list[tuple[int, str, dict[str, Any]]]:
+def _code_sources(path: Path) -> list[str]:
     cells = json.loads(Path(path).read_text())["cells"]
-    return [(i, "".join(c["source"]), c) for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
 
 
 def searches(path: Path) -> bool:
     """True when a notebook runs a search (a cell calls `tuning.search`)."""
-    return any(call in source for _, source, _ in _code_cells(path) for call in _SEARCH_CALLS)
+    return any(call in source for source in _code_sources(path) for call in _SEARCH_CALLS)
 
 
 def cell_times(executed: Path) -> pd.DataFrame:

@@ -1,7 +1,5 @@
 """The attendees' setup check: it passes here, and every failure says what to do."""
 
-from pathlib import Path
-
 from lab import setup_check
 
 
@@ -58,4 +56,3 @@ def test_a_check_that_breaks_becomes_a_failed_line_and_the_exit_code_is_1(monkey
     assert setup_check.main([]) == 1
     out = capsys.readouterr().out
     assert "FAIL  kernel" in out and "no space left on device" in out and "1 check(s) failed" in out
-    assert Path(setup_check.__file__).name == "setup_check.py"
