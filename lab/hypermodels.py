@@ -34,6 +34,7 @@ from lab.models.conv import build_conv_autoencoder
 from lab.models.dense import build_dense_autoencoder
 from lab.models.vae import build_vae
 from lab.training import FitResult, fit_autoencoder
+from lab.vocabulary import OBJECTIVES
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,6 @@ CONV_ONLY = ("conv_layers", "filters", "kernel_size")
 DENSE_TUNED = ("num_layers", "units", "activation", "learning_rate", "batch_size")
 ARCHITECTURE_TUNED = ("architecture", *DENSE_ONLY, *CONV_ONLY, "learning_rate")
 VAE_TUNED = ("num_layers", "units", "learning_rate", "beta", "warmup_epochs")
-
-# Names of the objectives each HyperModel's fit returns, and their directions.
-OBJECTIVES = {
-    "val_mse": "min",
-    "val_probe_accuracy": "max",
-    "val_neg_elbo": "min",
-    "val_reconstruction": "min",
-    "val_kl": "min",
-    "val_loss": "min",
-}
 
 
 def objective(name: str) -> kt.Objective:

@@ -23,9 +23,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from lab import vocabulary
 from lab.config import RunConfig
 
-FINISHED = ("ok", "poor")
+FINISHED = vocabulary.FINISHED  # runs that finished ("ok", "poor") and completed trials
 
 
 def seeds_for(cfg: RunConfig, n: int | None = None) -> tuple[int, ...]:
@@ -46,7 +47,7 @@ def spread(frame: pd.DataFrame, by: str | Sequence[str], metric: str = "val_mse"
     Only finished runs, whose `status` is "ok" or "poor" (or every run, when there
     is no `status` column), enter the statistics; `n_ok` of `n` says how many did,
     and `failed` lists the statuses other than "ok" with their counts, such as
-    "diverged 1" (see `lab.sweeps.STATUSES`).
+    "diverged 1" (see `lab.vocabulary.RUN_STATUSES`).
 
     Args:
         frame: one row per run, with a `seed` column and the columns in `by`.
@@ -147,7 +148,7 @@ def verdict(
 
 def status_counts(frame: pd.DataFrame, index: str, columns: str | None = None) -> pd.DataFrame:
     """How the runs of each setting ended, counted over seeds: cells such as "ok 3" or
-    "poor 2, diverged 1" (see `lab.sweeps.STATUSES`), one row per value of `index`
+    "poor 2, diverged 1" (see `lab.vocabulary.RUN_STATUSES`), one row per value of `index`
     and, with `columns`, one column per value of `columns`."""
 
     def count(statuses: pd.Series) -> str:

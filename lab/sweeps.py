@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab import evaluate
+from lab import evaluate, vocabulary
 from lab._backend import keras
 from lab.config import RunConfig
 from lab.data import Dataset
@@ -182,17 +182,10 @@ def train_aae(dataset: Dataset, cfg: RunConfig, **overrides: Any) -> Trained:
     return train_model(build_aae, dataset, cfg, defaults, **overrides)
 
 
-# A finished run is "poor" when its validation error is more than this many times
-# the best run's of the same comparison, seed and code size.
-POOR_FACTOR = 2.0
-
-STATUSES = {
-    "ok": "finished, and within twice the error of the best run it is compared with",
-    "poor": f"finished, but its error is more than {POOR_FACTOR:g} times the best run's of the same "
-    "comparison, seed and code size (a training setting far from working well)",
-    "stalled": "no better than always answering the mean training image (95% of its error or more)",
-    "diverged": "the loss became NaN or infinite; the run stopped",
-}
+# The statuses of a run and the "poor" threshold live in lab.vocabulary; the names stay here
+# for the notebooks that read them from lab.sweeps.
+STATUSES = vocabulary.RUN_STATUSES
+POOR_FACTOR = vocabulary.POOR_FACTOR
 
 
 def run_status(val_mse: float, baseline_mse: float, diverged: bool) -> str:

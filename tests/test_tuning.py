@@ -100,11 +100,30 @@ def test_each_tuner_kind_runs_a_small_search(kind, ds, tmp_path):
         assert len(row["history"]["loss"]) == row["epochs"] >= 1
     if kind == "hyperband":
         assert {"tuner/epochs", "tuner/bracket", "tuner/round"} <= set(frame)
+        # The plan read from KerasTuner's oracle is the schedule the search ran.
+        plan = tuning.hyperband_plan(3, 3)
+        assert plan["trials"].sum() == len(frame)
+        ran = frame.groupby(["tuner/bracket", "tuner/round"]).size()
+        assert ran.to_dict() == plan.set_index(["bracket", "round"])["trials"].to_dict()
     else:
         assert (frame["epochs"] == 2).all()
     # The best trial's saved weights reload.
     best = tuner.get_best_models(1)[0]
     assert best(ds.x_val[:2]).shape == (2, ds.n_features)
+
+
+def test_a_fit_that_does_not_report_the_objective_stops_the_search_in_keras_tuners_words(ds, tmp_path):
+    class Silent(DenseAutoencoderHyperModel):
+        def fit(self, hp, model, *args, **kwargs):
+            super().fit(hp, model, *args, **kwargs)
+            return {"something_else": 1.0}
+
+    hm = Silent(ds.n_features, tune=("learning_rate",), patience=None)
+    tuner = tuning.make_tuner("random", hm, max_trials=2, directory=tmp_path)
+    # KerasTuner's own check of a trial's results: a programming error, so the search stops at once.
+    words = r"HyperModel.fit\(\) to have the specified objective"
+    with pytest.raises(kt.errors.FatalValueError, match=words):
+        tuning.search(tuner, ds, epochs=1, labels=False)
 
 
 def test_the_vae_search_reports_the_negative_elbo(ds, tmp_path):
@@ -202,7 +221,8 @@ def test_a_bayesian_search_proposes_its_later_trials_with_the_batch_acquisition(
     assert isinstance(tuner.oracle, tuning.BatchAcquisitionOracle)
     calls = []
     real = tuning.minimize_bound
-    monkeypatch.setattr(tuning, "minimize_bound", lambda *a, **k: calls.append(1) or real(*a, **k))
+    spy = lambda *a, **k: calls.append(1) or real(*a, **k)  # noqa: E731
+    monkeypatch.setattr(tuning._keras_tuner, "minimize_bound", spy)
     frame = tuning.search(tuner, ds, epochs=1, labels=False)
     assert len(frame) == 4 and len(calls) == 2  # the two trials after the two random ones
 

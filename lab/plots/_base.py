@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lab import config
+from lab import config, vocabulary
 
 DPI = 110
 
@@ -59,7 +59,7 @@ def save_fig(fig: Figure, name: str, *, figures_dir: Path | str | None = None) -
     return path
 
 
-_STATUS_STYLE = {"diverged": ("x", "tab:red"), "stalled": ("v", "black")}
+_STATUS_STYLE = {vocabulary.DIVERGED: ("x", "tab:red"), vocabulary.STALLED: ("v", "black")}
 
 
 def _n_seeds(frame: pd.DataFrame) -> int:
@@ -71,12 +71,10 @@ def _seed_title(ax, seeds: int) -> None:
         ax.set_title(f"mean and range (min to max) over {seeds} seeds; dots: one seed each", fontsize=9)
 
 
-def _log_y_if_wide(ax, values, factor: float = 3.0) -> None:
+def _log_y_if_wide(ax, values, factor: float = vocabulary.ERROR_SPAN) -> None:
     """A log y axis when positive values span more than `factor`: one far-off trial then
     does not squeeze the ones that decide the ranking into a flat line."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) > 1 and (v > 0).all() and v.max() / v.min() > factor:
+    if vocabulary.log_scaled(values, factor):
         ax.set_yscale("log")
         # Ticks at 1, 1.2, 1.5, 2, 3, 5 and 7 times each power of ten: a range within one decade still
         # gets labelled ticks (the default puts them at powers of ten only).
@@ -99,5 +97,5 @@ def _integer_ticks(ax, values: np.ndarray) -> None:
 
 
 def objective_direction(objective: str) -> str:
-    """ "max" for accuracies, "min" for losses and errors."""
-    return "max" if "accuracy" in objective else "min"
+    """ "max" or "min": the objective's direction, from `lab.vocabulary` (unknown names are refused)."""
+    return vocabulary.direction(objective)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lab import vocabulary
 from lab.plots._base import _STATUS_STYLE, _n_seeds, _seed_title
 
 
@@ -102,7 +103,7 @@ def plot_sweep(
                 ax.set_xticks(xs, [str(v) for v in stats.index], rotation=20)
             if seeds > 1:
                 position = dict(zip(stats.index, xs, strict=True))
-                good = rows[rows["status"].isin(("ok", "poor"))]
+                good = rows[rows["status"].isin(vocabulary.FINISHED)]
                 ax.plot(
                     [position[v] for v in good[param]],
                     good[metric],
@@ -174,7 +175,7 @@ def plot_heatmap(frame: pd.DataFrame, row: str, col: str, value: str = "val_mse"
     ax.grid(False)
     for (r, c), v in np.ndenumerate(table.to_numpy(dtype=float)):
         state = failed.iloc[r, c]
-        bad = any(word in state for word in ("stalled", "diverged"))
+        bad = any(word in state for word in vocabulary.BROKEN)
         text = f"{v:.4f}" if np.isfinite(v) else ""
         if seeds > 1 and np.isfinite(v):
             text += f"\n± {half.iloc[r, c]:.4f}"
@@ -244,7 +245,7 @@ def plot_tradeoff(
     fig = Figure(figsize=(5.8, 4.0), layout="constrained")
     ax = fig.subplots()
     status = frame["status"] if "status" in frame else pd.Series("ok", index=frame.index)
-    failed = ~status.isin(("ok", "poor"))
+    failed = ~status.isin(vocabulary.FINISHED)
     good = frame[~failed]
     points = good.groupby(label, sort=False)[[x, y]].agg(["mean", "min", "max"])
     ax.plot(points[(x, "mean")], points[(y, "mean")], "-", color="C0")

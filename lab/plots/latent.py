@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lab import vocabulary
+
 
 def plot_latent_2d(
     z: np.ndarray,
@@ -86,7 +88,7 @@ def plot_rate_distortion(frame: pd.DataFrame, *, color: str = "beta") -> Figure:
     values = done[color].astype(float)
     norm = (
         mpl.colors.LogNorm(values.min(), values.max())
-        if (values > 0).all() and values.max() / values.min() > 20
+        if vocabulary.log_scaled(values)
         else mpl.colors.Normalize(values.min(), values.max())
     )
     points = ax.scatter(done["val_kl"], done["val_reconstruction"], c=values, cmap="viridis", norm=norm, s=36)

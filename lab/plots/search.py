@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lab import vocabulary
 from lab.plots._base import _integer_ticks, _log_y_if_wide, objective_direction
 from lab.plots.images import plot_images
 
@@ -53,7 +54,7 @@ def _as_axis(values: pd.Series) -> tuple[np.ndarray, list[str] | None, list[floa
     """Values on [0, 1] for a parallel axis, and tick labels for categories or numbers."""
     if pd.api.types.is_numeric_dtype(values) and values.nunique() > 1:
         v = values.astype(float)
-        log = (v > 0).all() and v.max() / v.min() > 20
+        log = vocabulary.log_scaled(v)
         w = np.log10(v) if log else v
         lo, hi = np.nanmin(w), np.nanmax(w)
         scaled = (w - lo) / (hi - lo) if hi > lo else w * 0 + 0.5
@@ -150,11 +151,7 @@ def plot_objective_vs_params(
                 clip_on=False,
             )
             ax.legend(fontsize=7, title=hue, title_fontsize=7)
-        if (
-            numeric
-            and (frame[param].dropna() > 0).all()
-            and frame[param].max() / max(frame[param].min(), 1e-12) > 20
-        ):
+        if numeric and vocabulary.log_scaled(frame[param].dropna()):
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         if not numeric:
