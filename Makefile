@@ -82,7 +82,7 @@ test: setup-dev chromium
 	$(BIN)/python -m pytest
 
 lint: setup-dev
-	$(BIN)/ruff check lab tests benchmarks
+	$(BIN)/ruff check lab tests benchmarks notebooks solutions
 
 bench: setup-dev
 	$(BIN)/python benchmarks/training_speed.py

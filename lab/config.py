@@ -78,6 +78,8 @@ class RunConfig:
     # Notebook 07: trials of the one-hyperparameter (learning-rate) slice, and of the VAE's search.
     slice_trials: int = 6
     vae_search_trials: int = 6
+    # Notebook 09: seeds of the four searches' comparison (`python -m lab.shootout`).
+    shootout_seeds: int = 10
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -114,6 +116,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         search_trials=2,
         slice_trials=3,
         vae_search_trials=2,
+        shootout_seeds=2,
         search_epochs=3,
         race_epochs=3,
         search_patience=1,
@@ -248,6 +251,7 @@ def validate(settings: dict[str, object]) -> dict[str, object]:
         "race_epochs": count(1),
         "slice_trials": count(2),
         "vae_search_trials": count(1),
+        "shootout_seeds": count(1, 1000),
         "max_points": count(20, hint="UMAP needs more points than its 15 neighbours."),
         "figures_dir": lambda v, n: c.folder(v, n, also=_param(n)),
         "runs_dir": lambda v, n: c.folder(v, n, also=_param(n)),

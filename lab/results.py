@@ -50,12 +50,14 @@ class Study:
         name: the file stem under `results/`.
         title: one line on what it measures.
         plan: `plan(cfg)` lists (experiment, settings) entries.
-        run: `run(dataset, cfg, experiment, settings)` returns one row (a dict).
+        run: `run(dataset, cfg, experiment, settings)` returns one row (a dict), or a list
+            of rows (such as every trial of a search), kept or redone together.
         budgets: the `RunConfig` fields the rows depend on; a committed table whose
             budgets differ from the preset's is stale, and `load` says so.
         splits_follow_seed: True when each seed also draws its own data split;
             False keeps the split of `cfg.seed` and varies the training seed only.
-        seeds: seeds to run; None uses `cfg.n_seeds`.
+        seeds: how many seeds to run: a number, the name of a `RunConfig` field that
+            holds it (so each preset has its own), or None for `cfg.n_seeds`.
         per_split: True when the table belongs to the split of `cfg.seed` (a notebook
             compares it with runs on that split): each split seed has its own file,
             `<name>_<preset>_<dataset>_seed<N>`, and a table of another split is never read.
@@ -70,7 +72,7 @@ class Study:
     run: Callable[..., dict[str, Any]]
     budgets: tuple[str, ...]
     splits_follow_seed: bool = False
-    seeds: int | None = None
+    seeds: int | str | None = None
     finish: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     per_split: bool = False
 
@@ -145,7 +147,7 @@ def compute(
     from lab import data
 
     study = get(study) if isinstance(study, str) else study
-    seed_list = seeds_mod.seeds_for(cfg, n_seeds or study.seeds or cfg.n_seeds)
+    seed_list = seeds_mod.seeds_for(cfg, n_seeds or _default_seeds(study, cfg))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = _stem(study, cfg)
@@ -183,23 +185,35 @@ def compute(
             if split_seed not in datasets:
                 datasets[split_seed] = data.load_for(replace(cfg, seed=split_seed))
             run_cfg = replace(cfg, seed=seed)
-            row = dict(experiment=experiment, setting=key[1], seed=seed, **settings)
             began = time.perf_counter()
-            row.update(study.run(datasets[split_seed], run_cfg, experiment, dict(settings)))
-            row["wall_seconds"] = round(time.perf_counter() - began, 2)
+            found = study.run(datasets[split_seed], run_cfg, experiment, dict(settings))
+            wall = round(time.perf_counter() - began, 2)
+            # A list of rows (every trial of a search) is one line, so a kill never keeps half of it.
+            rows_found = [
+                dict(experiment=experiment, setting=key[1], seed=seed, **settings, **one, wall_seconds=wall)
+                for one in (found if isinstance(found, list) else [found])
+            ]
             with partial.open("a") as handle:
-                handle.write(json.dumps(row, default=_plain) + "\n")
+                line = rows_found if isinstance(found, list) else rows_found[0]
+                handle.write(json.dumps(line, default=_plain) + "\n")
             if log:
-                log(f"seed {seed} {experiment} {key[1]}: {_brief(row)}")
+                shown = (
+                    _brief(rows_found[0]) if len(rows_found) == 1 else f"{len(rows_found)} rows, {wall:.0f} s"
+                )
+                log(f"seed {seed} {experiment} {key[1]}: {shown}")
     rows = _partial_rows(partial, None)
     table = _order(pd.DataFrame(rows), plan, seed_list)
     if study.finish:
         table = study.finish(table)
     record = _record(study, cfg, seed_list)
     record.update(
-        # Every run's wall time, so a resumed study still reports its whole cost.
+        # Every run's wall time, so a resumed study still reports its whole cost (once per run
+        # that gave several rows).
         seconds=round(
-            float(table["wall_seconds"].sum()) if "wall_seconds" in table else time.perf_counter() - start, 1
+            float(table.groupby(["experiment", "setting", "seed"])["wall_seconds"].first().sum())
+            if "wall_seconds" in table
+            else time.perf_counter() - start,
+            1,
         ),
         written=time.strftime("%Y-%m-%d"),
         machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
@@ -211,6 +225,12 @@ def compute(
     partial.unlink()
     made_with.unlink(missing_ok=True)
     return table
+
+
+def _default_seeds(study: Study, cfg: RunConfig) -> int:
+    if isinstance(study.seeds, str):
+        return int(getattr(cfg, study.seeds))
+    return study.seeds or cfg.n_seeds
 
 
 def _fingerprint(study: Study, cfg: RunConfig) -> dict[str, Any]:
@@ -237,8 +257,11 @@ def _partial_rows(partial: Path, log: Callable[[str], None] | None) -> list[dict
     rows = []
     for number, line in enumerate(lines, 1):
         try:
-            row = json.loads(line)
-            if not {"experiment", "setting", "seed"} <= set(row):
+            found = json.loads(line)
+            group = found if isinstance(found, list) else [found]
+            if not group or not all(
+                isinstance(row, dict) and {"experiment", "setting", "seed"} <= set(row) for row in group
+            ):
                 raise ValueError("a run without experiment, setting and seed")
         except ValueError as exc:
             if number == len(lines):
@@ -250,7 +273,7 @@ def _partial_rows(partial: Path, log: Callable[[str], None] | None) -> list[dict
                 f"Line {number} of {partial} is damaged ({exc}). Delete that line to keep the other "
                 "runs, or delete the file to start the study afresh."
             ) from None
-        rows.append(row)
+        rows.extend(group)
     return rows
 
 
@@ -459,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _register_builtin() -> None:
-    from lab import studies  # noqa: F401  (registers the book's studies)
+    from lab import shootout, studies  # noqa: F401  (they register the book's studies)
 
 
 if __name__ == "__main__":

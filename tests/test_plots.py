@@ -1,9 +1,12 @@
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from lab import plots
+from lab import plots, tuning
+from lab.vocabulary import COMPLETED, FAILED
 
 
 @pytest.fixture
@@ -318,3 +321,367 @@ def test_tsne_keeps_neighbours_of_separated_clusters_and_the_scores_say_so():
         evaluate.cluster_distances_kept(z, view, labels % 2)
     with pytest.raises(ValueError, match="100 codes but embedding 50"):
         evaluate.neighbours_kept(z, view[:50])
+
+
+# Search plots: the data each one draws, checked without drawing, and what they draw with nothing to rank.
+
+PARAMS = ["learning_rate", "num_layers", "activation"]
+
+
+def _search_frame() -> pd.DataFrame:
+    """A random search's trials: three completed, one failed (it has no value)."""
+    return pd.DataFrame(
+        {
+            "trial": ["00", "01", "02", "03"],
+            "status": [COMPLETED, COMPLETED, COMPLETED, FAILED],
+            "epochs": [5, 5, 5, 1],
+            "learning_rate": [1e-4, 1e-3, 1e-2, 3.0],
+            "num_layers": [1, 2, 3, 2],
+            "activation": ["relu", "tanh", "relu", "relu"],
+            "val_mse": [0.03, 0.01, 0.02, np.nan],
+            "val_probe_accuracy": [0.80, 0.70, 0.90, np.nan],
+            "message": ["", "", "", "the loss became NaN"],
+        }
+    )
+
+
+def _hyperband_frame(status=(COMPLETED, COMPLETED, FAILED, COMPLETED)) -> pd.DataFrame:
+    """Two brackets of a Hyperband search; trial 01 stopped early, trial 02 failed after 4 epochs."""
+    frame = pd.DataFrame(
+        {
+            "trial": ["00", "01", "02", "03"],
+            "status": list(status),
+            "learning_rate": [1e-3, 1e-2, 1e-3, 1e-4],
+            "num_layers": [1, 2, 1, 3],
+            "activation": ["relu", "tanh", "relu", "relu"],
+            "tuner/bracket": [1, 1, 1, 0],
+            "tuner/round": [0, 0, 1, 0],
+            "tuner/initial_epoch": [0, 0, 3, 0],
+            "tuner/epochs": [3, 3, 9, 9],
+            "epochs": [3, 2, 4, 9],
+        }
+    )
+    done = frame["status"] == COMPLETED
+    return frame.assign(val_mse=np.where(done, [0.02, 0.03, np.nan, 0.01], np.nan)) if done.any() else frame
+
+
+def _empty_frame() -> pd.DataFrame:
+    """The table of a search with no trial yet: `trials_frame`'s columns, no rows."""
+    return pd.DataFrame(columns=list(tuning.TRIAL_COLUMNS))
+
+
+def _all_failed_frame() -> pd.DataFrame:
+    """A Hyperband search whose every trial failed: `tuner/...` columns, no objective column at all."""
+    return _hyperband_frame(status=[FAILED] * 4)
+
+
+def test_parallel_coordinates_data_scales_log_axes_and_finds_the_best():
+    frame = _search_frame()
+    data = plots.parallel_coordinates_data(frame, [*PARAMS, "units_2"], "val_mse")
+    assert list(data.axes.index) == [*PARAMS, "val_mse"], "a hyperparameter the table lacks is left out"
+    assert list(data.values.index) == ["00", "01", "02"], "the failed trial has no line"
+    assert data.axes.loc["learning_rate", "log"]
+    assert data.values["learning_rate"].tolist() == pytest.approx([0.0, 0.5, 1.0])  # 1e-4, 1e-3, 1e-2
+    assert (data.axes.loc["learning_rate", "low"], data.axes.loc["learning_rate", "high"]) == (1e-4, 1e-2)
+    assert data.axes.loc["activation", "labels"] == ["relu", "tanh"]
+    assert data.values["activation"].tolist() == [0.0, 1.0, 0.0]
+    assert not data.axes.loc["num_layers", "log"] and data.values["num_layers"].tolist() == [0.0, 0.5, 1.0]
+    assert data.values.index[data.best] == "01", "val_mse is minimized: the smallest is best"
+    assert data.scores.tolist() == [0.03, 0.01, 0.02]
+    accuracy = plots.parallel_coordinates_data(frame, PARAMS, "val_probe_accuracy")
+    assert accuracy.values.index[accuracy.best] == "02", (
+        "val_probe_accuracy is maximized: the largest is best"
+    )
+    assert accuracy.scores.iloc[accuracy.best] == accuracy.scores.max()
+
+
+def test_parallel_coordinates_draws_its_data():
+    frame = _search_frame()
+    data = plots.parallel_coordinates_data(frame, PARAMS, "val_mse")
+    ax = plots.plot_parallel_coordinates(frame, PARAMS, "val_mse").axes[0]
+    (best,) = [line for line in ax.lines if line.get_color() == "black"]
+    assert (
+        np.allclose(best.get_ydata(), data.values.iloc[data.best]) and best.get_label() == "best trial (01)"
+    )
+    assert "0.0001" in [t.get_text() for t in ax.texts], "the numeric range is labelled"
+
+
+def test_objective_vs_params_data_places_each_trial_in_each_panel():
+    frame = _search_frame().assign(search=["a", "a", "b", "b"])
+    data = plots.objective_vs_params_data(frame, [*PARAMS, "units_2"], "val_mse", hue="search")
+    assert list(data.axes.index) == PARAMS
+    assert data.axes.loc["learning_rate", "log"] and data.axes.loc["learning_rate", "numeric"]
+    assert data.axes.loc["num_layers", "integer_values"].tolist() == [1, 2, 3]
+    assert data.axes.loc["learning_rate", "integer_values"] is None
+    assert (
+        data.axes.loc["activation", "labels"] == ["relu", "tanh"]
+        and not data.axes.loc["activation", "numeric"]
+    )
+    rate = data.points[data.points["param"] == "learning_rate"]
+    assert rate["x"].tolist() == [1e-4, 1e-3, 1e-2, 3.0], "numeric hyperparameters keep their values"
+    assert rate["completed"].tolist() == [True, True, True, False]
+    assert rate["value"].iloc[:3].tolist() == [0.03, 0.01, 0.02] and np.isnan(rate["value"].iloc[3])
+    assert rate["group"].tolist() == ["a", "a", "b", "b"]
+    activation = data.points[data.points["param"] == "activation"]
+    assert activation["x"].tolist() == [0.0, 1.0, 0.0, 0.0], "categories sit at their place on [0, 1]"
+
+
+def test_objective_vs_params_draws_its_data():
+    frame = _search_frame()
+    data = plots.objective_vs_params_data(frame, ["learning_rate"], "val_mse")
+    ax = plots.plot_objective_vs_params(frame, ["learning_rate"], "val_mse").axes[0]
+    done = data.points[data.points["completed"]]
+    assert np.allclose(ax.collections[0].get_offsets(), done[["x", "value"]].to_numpy())
+    (cross,) = [line for line in ax.lines if line.get_marker() == "x"]
+    assert cross.get_xdata().tolist() == [3.0]
+
+
+def test_search_data_refuses_what_is_not_a_trials_table():
+    frame = _search_frame()
+    with pytest.raises(KeyError, match="the book's objectives"):
+        plots.parallel_coordinates_data(frame, PARAMS, "mse")
+    with pytest.raises(KeyError, match="do not report 'val_kl'"):
+        plots.objective_vs_params_data(frame, PARAMS, "val_kl")
+    with pytest.raises(KeyError, match="None of"):
+        plots.objective_vs_params_data(frame, ["units_9"], "val_mse")
+    with pytest.raises(TypeError, match="trials table"):
+        plots.parallel_coordinates_data(frame.to_dict(), PARAMS, "val_mse")
+    with pytest.raises(KeyError, match="status column"):
+        plots.objective_vs_params_data(frame.drop(columns="status"), PARAMS, "val_mse")
+    with pytest.raises(ValueError, match="Hyperband"):
+        plots.hyperband_schedule_data(frame)
+
+
+def test_hyperband_schedule_data_groups_trials_by_bracket_and_round():
+    data = plots.hyperband_schedule_data(_hyperband_frame())
+    assert data["trial"].tolist() == ["00", "01", "02", "03"]
+    assert data["y"].tolist() == [0, 1, 2, 3]
+    assert list(zip(data["bracket"], data["round"], strict=True)) == [(1, 0), (1, 0), (1, 1), (0, 0)]
+    assert data["start"].tolist() == [0, 0, 3, 0] and data["budget"].tolist() == [3, 3, 9, 9]
+    assert data["trained"].tolist() == [3, 2, 4, 9]
+    assert data["stopped_early"].tolist() == [False, True, True, False]
+    early = data[data["trial"] == "01"].iloc[0]
+    assert early["start"] + early["trained"] < early["budget"], "early stopping ended it before its budget"
+    assert data["completed"].tolist() == [True, True, False, True]
+    shuffled = plots.hyperband_schedule_data(_hyperband_frame().iloc[::-1])
+    assert shuffled["trial"].tolist() == ["00", "01", "02", "03"], "most exploratory bracket first"
+    no_record = _hyperband_frame().assign(epochs=np.nan)
+    assert plots.hyperband_schedule_data(no_record)["trained"].tolist() == [3, 3, 6, 9], "a whole round"
+
+
+def test_surrogate_data_finds_the_lowest_bound():
+    data = plots.surrogate_data([1e-4, 1e-3, 1e-2], [1.0, 0.0, 1.0], [0.1, 0.1, 2.0], beta=1.0)
+    assert data["bound"].tolist() == pytest.approx([0.9, -0.1, -1.0])
+    assert data["next"].tolist() == [False, False, True], "the uncertain end has the lowest bound"
+    cautious = plots.surrogate_data([1e-4, 1e-3, 1e-2], [1.0, 0.0, 1.0], [0.1, 0.1, 2.0], beta=0.1)
+    assert cautious.loc[cautious["next"], "value"].tolist() == [1e-3]
+    ax = plots.plot_surrogate(
+        data["value"], data["mean"], data["std"], [1e-4], [1.0], beta=1.0, xlabel="lr", ylabel="mse"
+    ).axes[0]
+    assert [
+        line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "-" and line.get_lw() == 0.8
+    ] == [1e-2], "the vertical line marks the next trial"
+    assert not plots.surrogate_data([], [], [], beta=2.0)["next"].any()
+    with pytest.raises(ValueError, match="as long as each other"):
+        plots.surrogate_data([1, 2], [1.0], [0.1], beta=1.0)
+
+
+def test_search_data_with_nothing_to_rank_is_empty():
+    for frame in (_empty_frame(), _all_failed_frame()):
+        parallel = plots.parallel_coordinates_data(frame, PARAMS, "val_mse")
+        assert parallel.best is None and parallel.values.empty and parallel.scores.empty
+        points = plots.objective_vs_params_data(frame, PARAMS, "val_mse").points
+        assert not points["completed"].any() and points["value"].isna().all()
+    assert plots.objective_vs_params_data(_all_failed_frame(), PARAMS, "val_mse").points.shape[0] == 12
+    empty = plots.hyperband_schedule_data(_empty_frame())
+    assert empty.empty and {"y", "start", "trained", "budget", "stopped_early"} <= set(empty.columns)
+    assert not plots.hyperband_schedule_data(_all_failed_frame())["completed"].any()
+
+
+def _render(fig: Figure) -> Figure:
+    """Draw the figure (to memory): some errors only show when matplotlib lays it out."""
+    fig.savefig(io.BytesIO(), format="png", dpi=40)
+    return fig
+
+
+def _words(fig: Figure) -> str:
+    """Every title and text of a figure, in one string."""
+    texts = [fig.get_suptitle(), *(t.get_text() for t in fig.texts)]
+    for ax in fig.axes:
+        texts += [ax.get_title(), *(t.get_text() for t in ax.texts)]
+    return " | ".join(texts)
+
+
+def _best_so_far_figure(frame: pd.DataFrame) -> Figure:
+    # `tuning.best_so_far` refuses a non-empty table that never reports the objective (a KeyError that
+    # names the ones it reports), so a search that reported nothing is given an empty column.
+    frame = frame if frame.empty or "val_mse" in frame else frame.assign(val_mse=np.nan)
+    return plots.plot_best_so_far({"Hyperband": tuning.best_so_far(frame, "val_mse")}, "val_mse")
+
+
+def _surrogate_figure(frame: pd.DataFrame) -> Figure:
+    # `tuning.surrogate_slice` needs two completed trials; with fewer there is no slice to draw.
+    done = frame[frame["status"] == COMPLETED] if len(frame) else frame
+    empty = np.empty(0)
+    x = done["learning_rate"].to_numpy(float) if len(done) else empty
+    return plots.plot_surrogate(empty, empty, empty, x, x, beta=2.0, xlabel="learning rate", ylabel="val_mse")
+
+
+SEARCH_PLOTS = {
+    "plot_best_so_far": _best_so_far_figure,
+    "plot_parallel_coordinates": lambda frame: plots.plot_parallel_coordinates(frame, PARAMS, "val_mse"),
+    "plot_objective_vs_params": lambda frame: plots.plot_objective_vs_params(frame, PARAMS, "val_mse"),
+    "plot_surrogate": _surrogate_figure,
+    "plot_hyperband_schedule": plots.plot_hyperband_schedule,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_PLOTS))
+def test_search_plots_say_there_is_no_trial_yet(name):
+    fig = _render(SEARCH_PLOTS[name](_empty_frame()))
+    assert isinstance(fig, Figure) and len(fig.axes) >= 1
+    words = _words(fig)
+    assert "yet" in words and "run (or resume) the search first" in words, words
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_PLOTS))
+def test_search_plots_of_an_all_failed_search_say_so_and_draw_the_failures(name):
+    fig = _render(SEARCH_PLOTS[name](_all_failed_frame()))
+    assert isinstance(fig, Figure) and len(fig.axes) >= 1
+    words = _words(fig)
+    assert "no completed trial yet" in words or "no surrogate yet" in words, words
+    if name in ("plot_objective_vs_params", "plot_parallel_coordinates", "plot_hyperband_schedule"):
+        assert "all 4 failed" in words and "message column" in words, "the learner is told where to look"
+    crosses = sum(len(line.get_xdata()) for ax in fig.axes for line in ax.lines if line.get_marker() == "x")
+    if name == "plot_objective_vs_params":
+        assert crosses == 4 * len(PARAMS), "each failed trial is marked in each panel"
+    if name == "plot_hyperband_schedule":
+        assert crosses == 4, "each failed trial ends in a cross where it stopped"
+
+
+def test_best_so_far_names_a_search_with_no_completed_trial_yet():
+    failed = tuning.best_so_far(_all_failed_frame().assign(val_mse=np.nan), "val_mse")
+    done = tuning.best_so_far(_hyperband_frame(), "val_mse")
+    labels = (
+        plots.plot_best_so_far({"a": done, "b": failed}, "val_mse").axes[0].get_legend_handles_labels()[1]
+    )
+    assert labels == ["a", "b (no completed trial yet)"]
+    assert "no completed trial yet" in _words(plots.plot_best_so_far({}, "val_mse"))
+
+
+# Every figure of lab.plots, drawn once from small synthetic inputs: a new plot without an entry fails.
+
+
+class _TinyDecoder:
+    """A stand-in for a decoder: two code values in, one 8x8 'image' out."""
+
+    input_shape = (None, 2)
+
+    def __call__(self, z, training=False):
+        return np.repeat(1 / (1 + np.exp(-np.asarray(z).sum(axis=1, keepdims=True))), 64, axis=1)
+
+
+def _pixels(n: int = 15) -> np.ndarray:
+    return np.random.default_rng(0).random((n, 64)).astype("float32")
+
+
+def _codes(n: int = 30, width: int = 2) -> np.ndarray:
+    return np.random.default_rng(1).normal(size=(n, width))
+
+
+HISTORY = {"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 2.0], "mse": [0.3, 0.2, 0.1]}
+SURROGATE = plots.surrogate_data(
+    np.geomspace(1e-4, 1e-2, 20), np.linspace(1, 0, 20), np.full(20, 0.1), beta=2.0
+)
+
+SMOKE = {
+    "plot_images": lambda: plots.plot_images({"a": _pixels(), "b": _pixels()}, (8, 8), n=3),
+    "plot_samples": lambda: plots.plot_samples(_pixels(), np.repeat(np.arange(5), 3), (8, 8), per_class=2),
+    "plot_reconstructions": lambda: plots.plot_reconstructions(_pixels(), _pixels(), (8, 8), n=3),
+    "plot_pixel_statistics": lambda: plots.plot_pixel_statistics(_pixels(), (8, 8)),
+    "plot_latent_grid": lambda: plots.plot_latent_grid(_TinyDecoder(), (8, 8), n=3),
+    "plot_loss_curves": lambda: plots.plot_loss_curves(HISTORY),
+    "plot_metrics": lambda: plots.plot_metrics(HISTORY, ["loss", "mse"], title="run"),
+    "plot_latent_2d": lambda: plots.plot_latent_2d(_codes(), np.arange(30) % 10),
+    "plot_latent_tsne": lambda: plots.plot_latent_tsne(
+        _codes(width=4), np.arange(30) % 10, embedding=_codes()
+    ),
+    "plot_latent_umap": lambda: plots.plot_latent_umap(
+        _codes(width=4), np.arange(30) % 10, embedding=_codes()
+    ),
+    "plot_codes_and_prior": lambda: plots.plot_codes_and_prior(_codes(), np.arange(30) % 10, _codes()),
+    "plot_unit_kl": lambda: plots.plot_unit_kl(pd.DataFrame([[2.0, 0.3], [0.9, 0.0]], index=[0.1, 4.0])),
+    "plot_rate_distortion": lambda: plots.plot_rate_distortion(
+        pd.DataFrame(
+            {
+                "status": [COMPLETED] * 2,
+                "beta": [0.1, 4.0],
+                "val_kl": [5.0, 0.1],
+                "val_reconstruction": [20.0, 27.0],
+            }
+        )
+    ),
+    "plot_latent_size_tradeoff": lambda: plots.plot_latent_size_tradeoff(
+        pd.DataFrame(
+            {
+                "method": ["PCA", "PCA"],
+                "latent_dim": [2, 8],
+                "val_mse": [0.05, 0.02],
+                "probe_accuracy": [0.6, 0.8],
+            }
+        )
+    ),
+    "plot_sweep": lambda: plots.plot_sweep(_sweep_frame(), "learning_rate", ["val_mse"], log_x=True),
+    "plot_heatmap": lambda: plots.plot_heatmap(_sweep_frame(), "optimizer", "learning_rate"),
+    "plot_grouped_bars": lambda: plots.plot_grouped_bars(
+        pd.DataFrame({"n": [10, 50], "method": ["a", "a"], "acc": [0.5, 0.8]}), "n", "method", "acc"
+    ),
+    "plot_tradeoff": lambda: plots.plot_tradeoff(
+        pd.DataFrame({"l1": [0.0, 0.01], "sparsity": [0.4, 0.9], "val_mse": [0.01, 0.03]}),
+        "sparsity",
+        "val_mse",
+        "l1",
+    ),
+    "plot_denoising_gain": lambda: plots.plot_denoising_gain(
+        pd.DataFrame({"noise_std": [0.0, 0.3], "gain_at_0.1": [-0.5, 0.2], "gain_at_0.5": [0.1, 0.6]}),
+        [0.1, 0.5],
+    ),
+    "plot_score_histograms": lambda: plots.plot_score_histograms(
+        np.linspace(0, 1, 20), np.arange(20) >= 15, threshold=0.7
+    ),
+    "plot_roc": lambda: plots.plot_roc(
+        {"test": {"fpr": np.array([0, 0.5, 1]), "tpr": np.array([0, 0.8, 1]), "auc": 0.65}}
+    ),
+    "plot_best_so_far": lambda: plots.plot_best_so_far(
+        {"random": tuning.best_so_far(_search_frame(), "val_mse")}, "val_mse", budget=12
+    ),
+    "plot_parallel_coordinates": lambda: plots.plot_parallel_coordinates(_search_frame(), PARAMS, "val_mse"),
+    "plot_objective_vs_params": lambda: plots.plot_objective_vs_params(_search_frame(), PARAMS, "val_mse"),
+    "plot_top_reconstructions": lambda: plots.plot_top_reconstructions(
+        _pixels(), {"trial 01": _pixels(), "trial 02": _pixels()}, (8, 8), n=3
+    ),
+    "plot_surrogate": lambda: plots.plot_surrogate(
+        SURROGATE["value"],
+        SURROGATE["mean"],
+        SURROGATE["std"],
+        np.array([1e-4, 1e-2]),
+        np.array([1.0, 0.0]),
+        beta=2.0,
+        xlabel="learning rate",
+        ylabel="val_mse",
+    ),
+    "plot_hyperband_schedule": lambda: plots.plot_hyperband_schedule(_hyperband_frame()),
+}
+
+
+def test_every_plot_has_a_smoke_test():
+    exported = {name for name in plots.__all__ if name.startswith("plot_")}
+    assert exported == set(SMOKE), f"without a smoke test: {sorted(exported - set(SMOKE))}"
+    assert set(SEARCH_PLOTS) <= exported
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_every_plot_draws_a_figure(name):
+    fig = _render(SMOKE[name]())
+    assert isinstance(fig, Figure) and len(fig.axes) >= 1
+    assert any(ax.has_data() for ax in fig.axes), "the figure shows something"

@@ -361,3 +361,13 @@ def test_a_flag_from_the_command_line_is_told_how_to_write_it():
     with pytest.raises(ValueError, match=r"-p OVERWRITE False"):
         config.flag("false", "OVERWRITE")
     assert config.flag(np.bool_(True), "x") is True and config.flag(False, "x") is False
+
+
+def test_a_search_whose_every_trial_failed_has_no_best_yet():
+    frame = pd.DataFrame(
+        {"trial": ["0", "1"], "status": ["FAILED", "FAILED"], "epochs": [2, 1], "message": ["NaN", "NaN"]}
+    )
+    curve = tuning.best_so_far(frame, "val_mse")
+    assert list(curve["epochs_consumed"]) == [2, 3] and np.isinf(curve["best"]).all()
+    with pytest.raises(KeyError, match="the book's objectives"):
+        tuning.best_so_far(frame, "val_accuracy")

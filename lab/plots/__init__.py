@@ -5,7 +5,9 @@ accumulates in a global figure list; in a notebook, end the cell with the figure
 to show it.
 
 The figures live in modules by subject (`images`, `training`, `latent`, `comparisons`,
-`search`); every public name is importable from `lab.plots` itself.
+`search`); every public name is importable from `lab.plots` itself. Each search figure
+draws what a `*_data` function computes (`parallel_coordinates_data`, ...), so its numbers
+can be checked without drawing.
 """
 
 from lab.plots._base import DPI, objective_direction, save_fig, set_figures_dir, use_book_style
@@ -37,12 +39,16 @@ from lab.plots.latent import (
     umap_embedding,
 )
 from lab.plots.search import (
+    hyperband_schedule_data,
+    objective_vs_params_data,
+    parallel_coordinates_data,
     plot_best_so_far,
     plot_hyperband_schedule,
     plot_objective_vs_params,
     plot_parallel_coordinates,
     plot_surrogate,
     plot_top_reconstructions,
+    surrogate_data,
 )
 from lab.plots.training import plot_loss_curves, plot_metrics
 
@@ -81,4 +87,8 @@ __all__ = [
     "plot_top_reconstructions",
     "plot_surrogate",
     "plot_hyperband_schedule",
+    "parallel_coordinates_data",
+    "objective_vs_params_data",
+    "surrogate_data",
+    "hyperband_schedule_data",
 ]

@@ -110,7 +110,10 @@ def best_so_far(frame: pd.DataFrame, objective: str) -> pd.DataFrame:
     if frame.empty:
         vocabulary.direction(objective)  # an unknown name is refused, with the known ones
         return pd.DataFrame(columns=["trial", "epochs_consumed", "best"])
-    _objective_column(frame, objective)
+    if objective in frame.columns or frame["status"].map(vocabulary.has_value).any():
+        _objective_column(frame, objective)
+    else:  # every trial failed, so none reported anything: no best yet
+        frame = frame.assign(**{objective: np.nan})
     sign = vocabulary.sign(objective)
     best, points = math.inf, []
     consumed = 0
