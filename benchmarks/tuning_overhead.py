@@ -11,6 +11,12 @@ outside any tuner. Printed: the three wall times and the two ratios,
 and the process's peak memory after the search. `--collect` restores KerasTuner's full
 garbage collection before every trial, which the book's tuners skip, to compare both.
 
+Then the same configurations run as an Optuna study (enqueued, so Optuna trains exactly the
+trials KerasTuner drew) with notebook 09's objective: the same HyperModel `fit`, a report
+to the trial after every epoch (the pruner's input; no pruning here), and a journal file as
+storage. Printed: Optuna's wall time, and each library's overhead per trial over the book's
+loop, `(search - own loop) / trials`.
+
 Run: python benchmarks/tuning_overhead.py [--trials 8] [--epochs 40] [--collect]
 """
 
@@ -20,6 +26,7 @@ import argparse
 import resource
 import tempfile
 import time
+from pathlib import Path
 
 from lab import config, data, tuning
 from lab._backend import keras
@@ -33,7 +40,7 @@ def main() -> None:
     parser.add_argument("--preset", default="workshop")
     parser.add_argument("--collect", action="store_true", help="collect garbage before every trial")
     args = parser.parse_args()
-    tuning._LabTrials.collect_between_trials = args.collect
+    tuning._keras_tuner._LabTrials.collect_between_trials = args.collect
 
     cfg = config.preset(args.preset)
     ds = data.load_for(cfg)
@@ -48,6 +55,8 @@ def main() -> None:
         frame = tuning.search(tuner, ds, epochs=args.epochs, labels=False)
         search_s = time.perf_counter() - start
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+        optuna_s = _optuna_search(hm, ds, frame, args.epochs, folder)
 
         fit_s = own_s = 0.0
         for _, row in frame.iterrows():
@@ -80,6 +89,44 @@ def main() -> None:
     print(f"the same trials with the book's loop  {own_s:7.2f} s")
     print(f"ratio search / model.fit              {search_s / fit_s:7.2f}   (budget: under 1.2)")
     print(f"ratio search / book's loop            {search_s / own_s:7.2f}   (what the tuner adds)")
+    print(f"the same trials as an Optuna study    {optuna_s:7.2f} s")
+    per_trial = {"KerasTuner": (search_s - own_s) / len(frame), "Optuna": (optuna_s - own_s) / len(frame)}
+    for name, seconds in per_trial.items():
+        print(f"overhead per trial, {name:10s}        {seconds:7.2f} s   (search minus the book's loop)")
+
+
+def _optuna_search(hm, ds, frame, epochs: int, folder: str) -> float:
+    """The search's trials again, enqueued in an Optuna study with notebook 09's objective."""
+    import optuna
+
+    from lab import shootout
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        storage=shootout._journal(Path(folder) / "overhead.journal"),
+    )
+    for _, row in frame.iterrows():
+        study.enqueue_trial(tuning.hyperparameter_values(row, hm))
+
+    def objective(trial):
+        values = shootout.suggest(trial, hm)
+        hp = hm.hyperparameters(**values)
+        keras.backend.clear_session(free_memory=False)
+        model = hm.build(hp)
+        return hm.fit(
+            hp,
+            model,
+            ds.x_train,
+            validation_data=ds.x_val,
+            epochs=epochs,
+            callbacks=[shootout._Report(trial)],
+        )["val_mse"]
+
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=len(frame))
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

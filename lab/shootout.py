@@ -41,7 +41,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from lab import evaluate, tuning, vocabulary
+from lab import checks, config, evaluate, tuning, vocabulary
 from lab._backend import keras
 from lab.config import RunConfig
 from lab.data import Dataset
@@ -94,6 +94,8 @@ def budget(cfg: RunConfig) -> dict[str, int]:
     """The comparison's budget: `epochs` in all, `max_epochs` per trial, Hyperband's `factor`,
     the full trials random and Bayesian searches run (`trials`), and the pruner's first rung
     (`min_epochs`, Hyperband's smallest per-trial budget)."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg must be the settings from config.preset(...), got {type(cfg).__name__}.")
     plan = tuning.hyperband_plan(cfg.race_epochs, cfg.hyperband_factor)
     epochs = int(plan["planned_epochs"].sum())
     return dict(
@@ -181,6 +183,11 @@ def optuna_space(model_maker: DenseAutoencoderHyperModel) -> list[tuple[str, Any
     """
     import optuna.distributions as od
 
+    if not callable(getattr(model_maker, "declare", None)):
+        raise TypeError(
+            "optuna_space takes one of lab's HyperModels, such as shootout.hypermodel(ds, cfg, seed), "
+            f"got {type(model_maker).__name__}."
+        )
     out = []
     for item in model_maker.declare().space:
         config = item.get_config()
@@ -207,6 +214,11 @@ def optuna_space(model_maker: DenseAutoencoderHyperModel) -> list[tuple[str, Any
 
 def suggest(trial, model_maker: DenseAutoencoderHyperModel) -> dict[str, Any]:
     """One setting of the HyperModel's space, sampled by an Optuna trial (active values only)."""
+    if not callable(getattr(trial, "suggest_categorical", None)):
+        raise TypeError(
+            "trial must be an Optuna trial (study.ask(), or the objective's argument), "
+            f"got {type(trial).__name__}."
+        )
     values: dict[str, Any] = {}
     for name, distribution, condition in optuna_space(model_maker):
         if condition is not None and values.get(condition[0]) not in condition[1]:
@@ -249,22 +261,39 @@ class _Report(keras.callbacks.Callback):
             raise optuna.TrialPruned(f"pruned after {self.epochs} epochs")
 
 
-def _optuna_study(cfg: RunConfig, plan: dict[str, int], path: Path):
+def _quiet_optuna():
+    """Optuna, with its one line per trial and per study silenced (the tables say it all)."""
     import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+PRUNERS = ("halving", "none")
+
+
+def _journal(path: Path):
+    """Optuna's append-only journal file: every trial's report is on disk as soon as it is made."""
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def _optuna_study(cfg: RunConfig, plan: dict[str, int], path: Path, pruner: str = "halving"):
+    optuna = _quiet_optuna()
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.create_study(
         study_name=path.stem,
-        storage=JournalStorage(JournalFileBackend(str(path))),
+        storage=_journal(path),
         load_if_exists=True,
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=tuning.oracle_seed(cfg.seed)),
         pruner=optuna.pruners.SuccessiveHalvingPruner(
             min_resource=plan["min_epochs"], reduction_factor=plan["factor"]
-        ),
+        )
+        if pruner == "halving"
+        else optuna.pruners.NopPruner(),
     )
 
 
@@ -278,11 +307,44 @@ def _closed(trial) -> bool:
     return trial.state.is_finished() and bool(trial.user_attrs.get("closed"))
 
 
-def _tpe_rows(dataset: Dataset, cfg: RunConfig) -> list[dict[str, Any]]:
+def run_tpe(
+    dataset: Dataset, cfg: RunConfig, *, pruner: str = "halving", name: str = "tpe"
+) -> list[dict[str, Any]]:
+    """Optuna's TPE search on `cfg.seed` with the comparison's space and budget: one row per trial.
+
+    Args:
+        pruner: "halving" (successive halving at Hyperband's rungs, the contender) or
+            "none" (every trial trains its full budget).
+        name: the search's file under `runs/09_shootout/` (`<name>_seed<N>.journal`); the
+            same name resumes the same search, so give a variant a name of its own.
+    """
     import optuna
 
+    _check_run(dataset, cfg)
+    if pruner not in PRUNERS:
+        raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}, got {pruner!r}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a plain name such as 'tpe_unpruned', got {name!r}")
     plan = budget(cfg)
-    study = _optuna_study(cfg, plan, _folder(cfg) / f"tpe_seed{cfg.seed}.journal")
+    path = _folder(cfg) / f"{name}_seed{cfg.seed}.journal"
+    if path.exists():
+        stored = _quiet_optuna().load_study(study_name=path.stem, storage=_journal(path))
+        used = stored.user_attrs.get("pruner")
+        if used not in (None, pruner):
+            raise ValueError(
+                f"{path} holds a search with pruner={used!r}, not {pruner!r}: give this one another name "
+                "(name=...), or delete that file to start afresh."
+            )
+        made = stored.user_attrs.get("budget")
+        if made not in (None, plan):
+            raise ValueError(
+                f"{path} holds a search made with another budget ({made['epochs']} epochs, at most "
+                f"{made['max_epochs']} per trial; this one: {plan['epochs']} and {plan['max_epochs']}). "
+                "Delete that file, or give this search another runs_dir or name."
+            )
+    study = _optuna_study(cfg, plan, path, pruner)
+    study.set_user_attr("pruner", pruner)
+    study.set_user_attr("budget", plan)
     # A trial left running by an interrupted process is marked failed; it never closed, so it
     # is left out of the table and the budget, and a new trial takes its place.
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -370,12 +432,16 @@ def plan(cfg: RunConfig) -> list[tuple[str, dict[str, Any]]]:
 
 def run_entry(dataset: Dataset, cfg: RunConfig, experiment: str, settings: dict[str, Any]) -> list[dict]:
     """Every trial of one contender's search on `cfg.seed` (or the untuned run), one row each."""
+    if settings:
+        raise ValueError(f"The shoot-out's entries take no settings, got {settings!r}.")
     if experiment == UNTUNED:
         return _untuned_rows(dataset, cfg)
     if experiment == "tpe":
-        return _tpe_rows(dataset, cfg)
+        return run_tpe(dataset, cfg)
     if experiment not in CONTENDERS:
-        raise KeyError(f"No contender {experiment!r}; the contenders are {', '.join(CONTENDERS)}.")
+        raise KeyError(
+            f"No contender {experiment!r}; the contenders are {', '.join(CONTENDERS)}, and {UNTUNED!r}."
+        )
     return _keras_tuner_rows(experiment, dataset, cfg)
 
 
@@ -397,22 +463,121 @@ def _register() -> None:
 # ---------------------------------------------------------------- what the table says
 
 
+TABLE_COLUMNS = ("experiment", "seed", "trial", "status", "epochs", "initial_epoch", OBJECTIVE)
+CURVE_COLUMNS = ("experiment", "seed", "epochs", "best")
+
+
 def _check_table(table: Any) -> pd.DataFrame:
+    """The shoot-out's table with its trials in the order they ran, or an error that says what to pass."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(
             f"Pass the shoot-out's table (results.load('{STUDY}', cfg)), got {type(table).__name__}."
         )
-    missing = [c for c in ("experiment", "seed", "trial", "status", "epochs", OBJECTIVE) if c not in table]
+    if set(CURVE_COLUMNS) <= set(table.columns) and "trial" not in table:
+        raise TypeError("This is a table of curves (from best_so_far); pass the shoot-out's table itself.")
+    missing = [c for c in TABLE_COLUMNS if c not in table]
     if missing:
         raise KeyError(f"The table lacks {', '.join(missing)}: pass the whole shoot-out table.")
-    return table
+    searches = table[table["experiment"].isin(list(CONTENDERS))]
+    if searches.empty:
+        held = ", ".join(map(str, dict.fromkeys(table["experiment"]))) or "no rows"
+        raise ValueError(
+            f"The table holds no search trials (it has: {held}); the searches are {', '.join(CONTENDERS)}. "
+            f"Pass the whole table from results.load('{STUDY}', cfg), or a selection with some searches."
+        )
+    for column in ("seed", "trial", "epochs", OBJECTIVE):
+        if not pd.api.types.is_numeric_dtype(searches[column]):
+            raise TypeError(
+                f"The table's {column} column is not numeric: read the CSV with pandas' defaults."
+            )
+    if searches[["seed", "trial", "epochs"]].isna().any().any():
+        raise ValueError("The table has trials without a seed, trial number or epochs: it is damaged.")
+    unknown = set(searches["status"]) - set(vocabulary.TRIAL_STATUSES)
+    if unknown:
+        raise ValueError(
+            f"Unknown trial statuses {sorted(map(str, unknown))}; a trial's status is one of "
+            f"{', '.join(vocabulary.TRIAL_STATUSES)}."
+        )
+    twice = searches.duplicated(["experiment", "seed", "trial"])
+    if twice.any():
+        row = searches[twice].iloc[0]
+        raise ValueError(
+            f"Trial {row['trial']} of {row['experiment']!r} on seed {row['seed']} appears twice: "
+            "the table holds duplicated runs (loaded or appended twice?)."
+        )
+    # Trials in the order they ran (trial numbers count up in both libraries), searches in CONTENDERS order.
+    order = {name: i for i, name in enumerate([*CONTENDERS, UNTUNED])}
+    key = table["experiment"].map(order).fillna(len(order))
+    return (
+        table.assign(_order=key)
+        .sort_values(["_order", "seed", "trial"], kind="stable")
+        .drop(columns="_order")
+    )
+
+
+def _check_curves(curves: Any, helper: str) -> pd.DataFrame:
+    if not isinstance(curves, pd.DataFrame) or not set(CURVE_COLUMNS) <= set(curves.columns):
+        raise TypeError(
+            f"{helper} takes the curves from shootout.best_so_far(table, budget_epochs), "
+            f"not {'the shoot-out table' if isinstance(curves, pd.DataFrame) else type(curves).__name__}."
+        )
+    if curves.empty:
+        raise ValueError(f"{helper} got no curves: best_so_far found no search trials in its table.")
+    return curves
+
+
+def _check_budget(budget_epochs: Any, curves: pd.DataFrame | None = None) -> int:
+    """A whole number of epochs; with curves, the budget they were drawn to."""
+    if isinstance(budget_epochs, dict):
+        raise TypeError(
+            "budget_epochs is a number of epochs, such as shootout.budget(cfg)['epochs'], not the dict."
+        )
+    budget_epochs = checks.integer(budget_epochs, "budget_epochs", minimum=1, maximum=10**6)
+    if curves is not None and int(curves["epochs"].max()) != budget_epochs:
+        raise ValueError(
+            f"budget_epochs ({budget_epochs}) is not the budget these curves were drawn to "
+            f"({int(curves['epochs'].max())}, their last epoch): pass the value given to best_so_far."
+        )
+    return budget_epochs
+
+
+def _check_fractions(fractions: Any) -> list[float]:
+    if isinstance(fractions, (str, bytes)) or not hasattr(fractions, "__iter__"):
+        raise TypeError(
+            f"fractions must be a list of shares of the budget, such as (0.25, 0.5, 1.0), got {fractions!r}"
+        )
+    values = list(fractions)
+    ok = values and all(
+        isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 < v <= 1 for v in values
+    )
+    if not ok or len(set(values)) != len(values):
+        hint = (
+            " (percentages? write 0.25 for 25%)"
+            if any(isinstance(v, (int, float)) and v > 1 for v in values)
+            else ""
+        )
+        raise ValueError(
+            "fractions must be distinct shares of the budget in (0, 1], such as (0.25, 0.5, 1.0), "
+            f"got {values}{hint}"
+        )
+    labels = [f"{100 * v:g}%" for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"fractions {values} are too close to tell apart in percent; space them further.")
+    return [float(v) for v in values]
+
+
+def _check_run(dataset: Any, cfg: Any) -> None:
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg must be the settings from config.preset(...), got {type(cfg).__name__}.")
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"dataset must be data.load_for(cfg), got {type(dataset).__name__}.")
 
 
 def spent(table: pd.DataFrame) -> pd.DataFrame:
     """One row per trial of the searches, in the order they ran, with `start` and `end`: the
     epochs its search had spent before and after it (`end` is when its result was known)."""
     table = _check_table(table)
-    searches = table[table["experiment"].isin(CONTENDERS)].copy()
+    searches = table[table["experiment"].isin(list(CONTENDERS))].copy()
     searches["end"] = searches.groupby(["experiment", "seed"], sort=False)["epochs"].cumsum()
     searches["start"] = searches["end"] - searches["epochs"]
     return searches
@@ -427,6 +592,7 @@ def best_so_far(table: pd.DataFrame, budget_epochs: int) -> pd.DataFrame:
     `best_trial`). Returns columns `experiment`, `seed`, `epochs` (1 to `budget_epochs`)
     and `best` (NaN before a first result).
     """
+    budget_epochs = _check_budget(budget_epochs)
     rows = []
     grid = np.arange(1, budget_epochs + 1)
     for (name, seed), trials in spent(table).groupby(["experiment", "seed"], sort=False):
@@ -445,20 +611,29 @@ def best_so_far(table: pd.DataFrame, budget_epochs: int) -> pd.DataFrame:
 
 
 def median_curves(curves: pd.DataFrame) -> pd.DataFrame:
-    """Median and interquartile range over seeds of each search's best-so-far, per epoch."""
+    """Median and interquartile range over seeds of each search's best-so-far, per epoch
+    (NaN until every seed of that search has a first result)."""
+    curves = _check_curves(curves, "median_curves")
     grouped = curves.groupby(["experiment", "epochs"], sort=False)["best"]
     out = grouped.quantile(0.5).rename("median").to_frame()
     out["q25"], out["q75"] = grouped.quantile(0.25), grouped.quantile(0.75)
     out["seeds_with_result"] = grouped.count()
-    return out.reset_index()
+    # A median over the seeds that have a result so far would mix seeds: drawn once every seed has one.
+    seeds = curves.groupby("experiment")["seed"].nunique()
+    out = out.reset_index()
+    partial = out["seeds_with_result"] < out["experiment"].map(seeds)
+    out.loc[partial, ["median", "q25", "q75"]] = np.nan
+    return out
 
 
 def at_fractions(
     curves: pd.DataFrame, budget_epochs: int, fractions: Sequence[float] = FRACTIONS
 ) -> pd.DataFrame:
     """Each search's best on each seed at fractions of the budget (experiment, seed, fraction, best)."""
+    curves = _check_curves(curves, "at_fractions")
+    budget_epochs = _check_budget(budget_epochs, curves)
     rows = []
-    for fraction in fractions:
+    for fraction in _check_fractions(fractions):
         epochs = max(1, int(math.floor(fraction * budget_epochs)))
         at = curves[curves["epochs"] == epochs]
         rows.append(at.assign(fraction=fraction)[["experiment", "seed", "fraction", "best"]])
@@ -476,12 +651,35 @@ def mean_ranks(
     values = at_fractions(curves, budget_epochs, fractions)
     values["rank"] = values.groupby(["seed", "fraction"])["best"].rank(method="average", na_option="bottom")
     table = values.pivot_table(index="experiment", columns="fraction", values="rank", aggfunc="mean")
-    table.columns = [f"{int(round(100 * f))}%" for f in table.columns]
+    table.columns = [f"{100 * f:g}%" for f in table.columns]
     return table.loc[[c for c in CONTENDERS if c in table.index]]
+
+
+def win_rates(curves: pd.DataFrame, budget_epochs: int, fraction: float = 1.0) -> pd.DataFrame:
+    """The chance that one run of the row's search ends lower than one run of the column's.
+
+    Every seed of one search is compared with every seed of the other (the runs are
+    independent, so seed 3 of one has nothing to do with seed 3 of the other); ties count
+    half. With one result per seed at `fraction` of the budget, a search with none yet
+    loses every comparison.
+    """
+    if isinstance(fraction, (list, tuple)):
+        raise TypeError(f"fraction is one share of the budget, such as 1.0, got {fraction!r}")
+    at = at_fractions(curves, budget_epochs, [fraction])
+    names = [c for c in CONTENDERS if c in set(at["experiment"])]
+    ends = {name: at.loc[at["experiment"] == name, "best"].fillna(np.inf).to_numpy() for name in names}
+    rates = pd.DataFrame(index=names, columns=names, dtype=float)
+    for row in names:
+        for column in names:
+            if row != column:
+                a, b = ends[row][:, None], ends[column][None, :]
+                rates.loc[row, column] = float(np.mean((a < b) + 0.5 * (a == b)))
+    return rates
 
 
 def winners(table: pd.DataFrame, budget_epochs: int) -> pd.DataFrame:
     """Each search's winner on every seed within the budget: its trial, validation and test error."""
+    budget_epochs = _check_budget(budget_epochs)
     rows = []
     for (name, seed), trials in spent(table).groupby(["experiment", "seed"], sort=False):
         done = trials[
@@ -563,8 +761,7 @@ def importance(
         One row per seed and hyperparameter: `seed`, `hyperparameter`, `importance`
         (normalized to sum to 1 on each seed), `trials` (how many entered).
     """
-    import optuna
-
+    optuna = _quiet_optuna()
     table = _check_table(table)
     evaluators = {
         "ped_anova": lambda: optuna.importance.PedAnovaImportanceEvaluator(),
@@ -572,7 +769,15 @@ def importance(
     }
     if evaluator not in evaluators:
         raise ValueError(f"evaluator must be one of {', '.join(evaluators)}, got {evaluator!r}")
+    _check_run(dataset, cfg)
+    full_budget = config.flag(full_budget, "full_budget")
     model_maker = hypermodel(dataset, cfg, 0)
+    space = [name for name, _, _ in optuna_space(model_maker)]
+    absent = [name for name in space if name not in table]
+    if absent:
+        raise KeyError(
+            f"The table lacks the searched hyperparameters {', '.join(absent)}: pass the whole table."
+        )
     rows = []
     searches = spent(table)
     for seed, trials in searches.groupby("seed"):
@@ -585,6 +790,12 @@ def importance(
         study.add_trials(to_optuna_trials(done, model_maker))
         found = optuna.importance.get_param_importances(study, evaluator=evaluators[evaluator]())
         rows += [dict(seed=seed, hyperparameter=k, importance=v, trials=len(done)) for k, v in found.items()]
+    if not rows:
+        raise ValueError(
+            f"No seed has 4 finished trials{f' of the full {cfg.race_epochs} epochs' if full_budget else ''}"
+            f": too few to rate anything. Pass the cfg the table was made with (its race_epochs), "
+            "full_budget=False to use shorter trials too, or a table with more trials."
+        )
     return pd.DataFrame(rows, columns=["seed", "hyperparameter", "importance", "trials"])
 
 
@@ -592,9 +803,17 @@ def timeline(table: pd.DataFrame, experiment: str, seed: int) -> pd.DataFrame:
     """One search's trials in the order they ran: where each started and ended in the budget,
     how many epochs it trained, its status, and (for Hyperband) its bracket and round."""
     searches = spent(table)
+    seeds = sorted(int(s) for s in searches["seed"].unique())
+    if experiment not in CONTENDERS:
+        extra = f" ('{UNTUNED}' is one baseline run, not a search)" if experiment == UNTUNED else ""
+        raise KeyError(f"No search {experiment!r}{extra}; the searches are {', '.join(CONTENDERS)}.")
+    seed = checks.integer(seed, "seed", minimum=0)
     rows = searches[(searches["experiment"] == experiment) & (searches["seed"] == seed)]
     if rows.empty:
-        raise KeyError(f"No {experiment!r} search on seed {seed} in the table.")
+        raise KeyError(
+            f"No {experiment!r} search on seed {seed} in the table; "
+            f"its seeds are {', '.join(map(str, seeds))}."
+        )
     columns = [
         "trial",
         "status",
@@ -615,10 +834,31 @@ _register()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m lab.shootout [--preset workshop] [--seeds N]`: the reference run, resumable."""
+    import argparse
+
     from lab import results
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    return results.main([STUDY, *argv])
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.shootout",
+        description="Run notebook 09's comparison: the four searches and the untuned baseline on every seed, "
+        "writing every trial to results/ (resumable: run it again to go on).",
+    )
+    parser.add_argument(
+        "--preset",
+        default="workshop",
+        help="quick, workshop (the default: most of an hour on 2 cores) or full",
+    )
+    parser.add_argument("--dataset", default=None, help="the preset's own by default")
+    parser.add_argument("--seed", default="0", help="the first seed (default 0)")
+    parser.add_argument("--seeds", default=None, help="how many seeds (default: the preset's shootout_seeds)")
+    parser.add_argument("--out", default=None, help="folder for the table (default results/)")
+    args = parser.parse_args(argv)
+    forwarded = [STUDY, "--preset", args.preset, "--seed", args.seed]
+    for option in ("dataset", "seeds", "out"):
+        if getattr(args, option) is not None:
+            forwarded += [f"--{option}", getattr(args, option)]
+    return results.main(forwarded)
 
 
 if __name__ == "__main__":

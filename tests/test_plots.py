@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from lab import plots, tuning
+from lab import plots, results, shootout, tuning
 from lab.vocabulary import COMPLETED, FAILED
 
 
@@ -671,7 +671,27 @@ SMOKE = {
         ylabel="val_mse",
     ),
     "plot_hyperband_schedule": lambda: plots.plot_hyperband_schedule(_hyperband_frame()),
+    "plot_shootout_curves": lambda: plots.plot_shootout_curves(
+        shootout.median_curves(shootout.best_so_far(_shootout_table(), 11)), 11, seeds=2
+    ),
+    "plot_mean_ranks": lambda: plots.plot_mean_ranks(
+        shootout.mean_ranks(shootout.best_so_far(_shootout_table(), 11), 11)
+    ),
+    "plot_winners": lambda: plots.plot_winners(shootout.winners(_shootout_table(), 11), pca_mse=0.05),
+    "plot_importance": lambda: plots.plot_importance(
+        pd.DataFrame(
+            {"seed": [0, 0, 1, 1], "hyperparameter": ["a", "b"] * 2, "importance": [0.7, 0.3, 0.6, 0.4]}
+        )
+    ),
+    "plot_budget_timeline": lambda: plots.plot_budget_timeline(
+        {name: shootout.timeline(_shootout_table(), name, 0) for name in ("hyperband", "tpe")}, 11
+    ),
 }
+
+
+def _shootout_table() -> pd.DataFrame:
+    """The committed quick run of notebook 09's comparison (four searches, two seeds, 11 epochs each)."""
+    return pd.read_csv(results.RESULTS_DIR / "09_shootout_quick_digits.csv")
 
 
 def test_every_plot_has_a_smoke_test():

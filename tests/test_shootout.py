@@ -56,6 +56,11 @@ def test_every_search_spends_the_same_budget_in_epochs(table):
     assert set(table["experiment"]) == {*shootout.CONTENDERS, shootout.UNTUNED}
 
 
+def test_the_order_of_the_rows_does_not_change_the_curves(table):
+    shuffled = table.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(shootout.best_so_far(shuffled, 11), shootout.best_so_far(table, 11))
+
+
 def test_best_so_far_never_rises_and_the_ranks_add_up(table):
     plan = shootout.budget(QUICK)
     curves = shootout.best_so_far(table, plan["epochs"])
@@ -69,6 +74,18 @@ def test_best_so_far_never_rises_and_the_ranks_add_up(table):
     bands = shootout.median_curves(curves)
     ok = bands.dropna()
     assert (ok["q25"] <= ok["median"]).all() and (ok["median"] <= ok["q75"]).all()
+
+
+def test_win_rates_of_two_searches_add_up_to_one(table):
+    curves = shootout.best_so_far(table, shootout.budget(QUICK)["epochs"])
+    rates = shootout.win_rates(curves, shootout.budget(QUICK)["epochs"])
+    assert list(rates.index) == list(shootout.CONTENDERS)
+    for a in rates.index:
+        for b in rates.columns:
+            if a != b:
+                assert rates.loc[a, b] + rates.loc[b, a] == pytest.approx(1.0)
+                # Two seeds each: four pairs of runs, ties counting half.
+                assert rates.loc[a, b] * 8 == int(rates.loc[a, b] * 8)
 
 
 def test_each_winner_is_the_lowest_validation_error_within_the_budget(table):
@@ -120,6 +137,11 @@ def test_an_interrupted_optuna_search_resumes_without_counting_the_lost_trial(ds
     assert cut_off.number not in [r["trial"] for r in rows]
     again = shootout.run_entry(ds, cfg, "tpe", {})  # a finished search is read back, not rerun
     assert again == rows
+    with pytest.raises(ValueError, match="pruner='halving', not 'none'"):
+        shootout.run_tpe(ds, cfg, pruner="none")  # the same file, another search: refused
+    longer = config.preset("quick", runs_dir=tmp_path, seed=5, race_epochs=6)
+    with pytest.raises(ValueError, match="made with another budget"):
+        shootout.run_tpe(ds, longer)
 
 
 def test_importance_rates_the_conditional_widths_and_sums_to_one(table, ds):
@@ -141,6 +163,34 @@ def test_importance_rates_the_conditional_widths_and_sums_to_one(table, ds):
         (lambda t, d: shootout.importance(t[["seed"]], d, QUICK), KeyError, "pass the whole shoot-out table"),
         (lambda t, d: shootout.best_so_far(t.to_dict(), 10), TypeError, "results.load"),
         (lambda t, d: shootout.run_entry(d, QUICK, "grid", {}), KeyError, "random, bayesian, hyperband, tpe"),
+        (lambda t, d: shootout.run_tpe(d, QUICK, pruner="hyperband"), ValueError, "halving, none"),
+        (lambda t, d: shootout.run_tpe(QUICK, d), TypeError, "cfg must be the settings"),
+        (lambda t, d: shootout.mean_ranks(t, 11), TypeError, "takes the curves from shootout.best_so_far"),
+        (lambda t, d: shootout.best_so_far(t, shootout.budget(QUICK)), TypeError, "not the dict"),
+        (lambda t, d: shootout.best_so_far(t, 0), ValueError, "budget_epochs"),
+        (lambda t, d: shootout.mean_ranks(shootout.best_so_far(t, 11), 3), ValueError, "last epoch"),
+        (
+            lambda t, d: shootout.mean_ranks(shootout.best_so_far(t, 11), 11, [25, 50]),
+            ValueError,
+            "percentages",
+        ),
+        (
+            lambda t, d: shootout.mean_ranks(shootout.best_so_far(t, 11), 11, [0.5, 0.5]),
+            ValueError,
+            "distinct",
+        ),
+        (lambda t, d: shootout.best_so_far(t[t["seed"] == 7], 11), ValueError, "holds no search trials"),
+        (lambda t, d: shootout.best_so_far(pd.concat([t, t]), 11), ValueError, "appears twice"),
+        (
+            lambda t, d: shootout.best_so_far(t.assign(status=t["status"].str.lower()), 11),
+            ValueError,
+            "statuses",
+        ),
+        (lambda t, d: shootout.timeline(t, "untuned", 0), KeyError, "one baseline run"),
+        (lambda t, d: shootout.timeline(t, "tpe", 5), KeyError, "its seeds are 0, 1"),
+        (lambda t, d: shootout.importance(t, d, config.preset("workshop")), ValueError, "too few to rate"),
+        (lambda t, d: shootout.optuna_space(d), TypeError, "lab's HyperModels"),
+        (lambda t, d: shootout.run_tpe(d, QUICK, name="../x"), ValueError, "a plain name"),
     ],
 )
 def test_bad_input_is_refused_in_words(table, ds, call, error, words):

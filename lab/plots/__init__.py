@@ -5,7 +5,7 @@ accumulates in a global figure list; in a notebook, end the cell with the figure
 to show it.
 
 The figures live in modules by subject (`images`, `training`, `latent`, `comparisons`,
-`search`); every public name is importable from `lab.plots` itself. Each search figure
+`search`, `shootout`); every public name is importable from `lab.plots` itself. Each search figure
 draws what a `*_data` function computes (`parallel_coordinates_data`, ...), so its numbers
 can be checked without drawing.
 """
@@ -50,9 +50,21 @@ from lab.plots.search import (
     plot_top_reconstructions,
     surrogate_data,
 )
+from lab.plots.shootout import (
+    plot_budget_timeline,
+    plot_importance,
+    plot_mean_ranks,
+    plot_shootout_curves,
+    plot_winners,
+)
 from lab.plots.training import plot_loss_curves, plot_metrics
 
 __all__ = [
+    "plot_shootout_curves",
+    "plot_mean_ranks",
+    "plot_winners",
+    "plot_importance",
+    "plot_budget_timeline",
     "DPI",
     "use_book_style",
     "set_figures_dir",
