@@ -733,6 +733,23 @@ def to_optuna_trials(trials: pd.DataFrame, model_maker: DenseAutoencoderHyperMod
                 and all(isinstance(c, int) for c in distribution.choices)
             ):
                 value = int(value)
+            elif isinstance(distribution, optuna.distributions.CategoricalDistribution) and all(
+                isinstance(c, float) for c in distribution.choices
+            ):
+                # A CSV gives 1e-05 back as 1e-05, but a sum of floats may come back a hair away.
+                value = min(distribution.choices, key=lambda c: abs(float(c) - float(value)))
+            elif isinstance(distribution, optuna.distributions.FloatDistribution):
+                # Values written to CSV and read back can sit a rounding error outside the range or step.
+                value = float(np.clip(value, distribution.low, distribution.high))
+                if distribution.step:
+                    steps = round((value - distribution.low) / distribution.step)
+                    value = float(
+                        np.clip(
+                            round(distribution.low + steps * distribution.step, 12),
+                            distribution.low,
+                            distribution.high,
+                        )
+                    )
             params[name], distributions[name] = value, distribution
         frozen.append(
             optuna.trial.create_trial(params=params, distributions=distributions, value=float(row[OBJECTIVE]))

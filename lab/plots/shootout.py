@@ -22,7 +22,7 @@ def _labels(names) -> dict[str, str]:
     from lab.shootout import CONTENDERS, UNTUNED
 
     return {
-        name: CONTENDERS.get(name, "untuned (the defaults)" if name == UNTUNED else name) for name in names
+        name: CONTENDERS.get(name, "defaults (untuned here)" if name == UNTUNED else name) for name in names
     }
 
 
