@@ -1,6 +1,6 @@
 """The Bayesian search's acquisition step: KerasTuner's procedure against the lab's.
 
-Each case fits KerasTuner's own Gaussian process (`oracle._make_gpr()`) to `n` random
+Each case fits KerasTuner's own Gaussian process (`_keras_tuner.surrogate_process`) to `n` random
 points of a smooth objective with noise, in the unit cube of `dims` dimensions (how
 KerasTuner encodes a search space), and minimizes the bound `mean - beta * std` twice:
 
@@ -75,7 +75,7 @@ def main() -> None:
         rng = np.random.RandomState(case)
         n = rng.randint(args.points[0], args.points[1] + 1)
         x = rng.uniform(size=(n, args.dims))
-        gpr = oracle._make_gpr()
+        gpr = tuning._keras_tuner.surrogate_process(oracle)
         gpr.fit(x, objective(x, rng))
 
         def value(point, gpr=gpr):

@@ -366,7 +366,7 @@ def surrogate_slice(tuner: kt.Tuner, name: str, *, trials: int | None = None, po
     sign = -1.0 if oracle.objective.direction == "max" else 1.0
     x = np.array([[hp.value_to_prob(t.hyperparameters.values[name])] for t in done])
     y = np.array([sign * t.score for t in done])
-    gpr = oracle._make_gpr()
+    gpr = surrogate_process(oracle)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         gpr.fit(x, y)
@@ -383,6 +383,12 @@ def surrogate_slice(tuner: kt.Tuner, name: str, *, trials: int | None = None, po
         observed_y=sign * y,
         beta=oracle.beta,
     )
+
+
+def surrogate_process(oracle: kt.oracles.BayesianOptimizationOracle):
+    """A new Gaussian-process regressor made as the Bayesian oracle makes its own (Matern 5/2
+    kernel, normalized targets), unfitted."""
+    return oracle._make_gpr()
 
 
 def checkpoint_path(tuner: kt.Tuner, trial_id: str) -> Path:
