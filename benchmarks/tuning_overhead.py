@@ -111,18 +111,7 @@ def _optuna_search(hm, ds, frame, epochs: int, folder: str) -> float:
         study.enqueue_trial(tuning.hyperparameter_values(row, hm))
 
     def objective(trial):
-        values = shootout.suggest(trial, hm)
-        hp = hm.hyperparameters(**values)
-        keras.backend.clear_session(free_memory=False)
-        model = hm.build(hp)
-        return hm.fit(
-            hp,
-            model,
-            ds.x_train,
-            validation_data=ds.x_val,
-            epochs=epochs,
-            callbacks=[shootout._Report(trial)],
-        )["val_mse"]
+        return shootout.fit_trial(trial, hm, ds, epochs)["val_mse"]
 
     start = time.perf_counter()
     study.optimize(objective, n_trials=len(frame))

@@ -258,5 +258,15 @@ def boolean(value: Any, name: str) -> bool:
     raise SettingError(f"{name} must be True or False, {_got(value)}.")
 
 
+def hypermodel(value: Any, helper: str) -> Any:
+    """One of lab's HyperModels (anything with `declare()`), or a TypeError naming what `helper` takes."""
+    if not callable(getattr(value, "declare", None)):
+        raise TypeError(
+            f"{helper} takes one of lab's HyperModels, such as DenseAutoencoderHyperModel(ds.n_features), "
+            f"got {type(value).__name__}."
+        )
+    return value
+
+
 def _space(hint: str) -> str:
     return f" {hint}" if hint else ""

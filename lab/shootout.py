@@ -183,11 +183,7 @@ def optuna_space(model_maker: DenseAutoencoderHyperModel) -> list[tuple[str, Any
     """
     import optuna.distributions as od
 
-    if not callable(getattr(model_maker, "declare", None)):
-        raise TypeError(
-            "optuna_space takes one of lab's HyperModels, such as shootout.hypermodel(ds, cfg, seed), "
-            f"got {type(model_maker).__name__}."
-        )
+    checks.hypermodel(model_maker, "optuna_space")
     out = []
     for item in model_maker.declare().space:
         config = item.get_config()
@@ -259,6 +255,32 @@ class _Report(keras.callbacks.Callback):
         if self.trial.should_prune():
             self.trial.set_user_attr("val_mse", self.best)
             raise optuna.TrialPruned(f"pruned after {self.epochs} epochs")
+
+
+def fit_trial(
+    trial, model_maker: DenseAutoencoderHyperModel, dataset: Dataset, epochs: int
+) -> dict[str, float]:
+    """One Optuna trial of the HyperModel: sample a setting, build and train it with the HyperModel's
+    own `fit`, reporting each epoch's validation MSE to the trial (so a pruner may stop it).
+
+    Records the trial's `epochs` and `seconds` as user attributes, and `closed` once it has ended
+    in this process (completed, pruned or failed), and returns the HyperModel's objectives.
+    """
+    hp = model_maker.hyperparameters(**suggest(trial, model_maker))
+    keras.backend.clear_session(free_memory=False)  # as KerasTuner does before every trial
+    started = time.perf_counter()
+    try:
+        return model_maker.fit(
+            hp,
+            model_maker.build(hp),
+            dataset.x_train,
+            validation_data=dataset.x_val,
+            epochs=epochs,
+            callbacks=[_Report(trial)],
+        )
+    finally:
+        trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
+        trial.set_user_attr("closed", True)
 
 
 def _quiet_optuna():
@@ -352,25 +374,9 @@ def run_tpe(
     model_maker = hypermodel(dataset, cfg, cfg.seed)
 
     def objective(trial) -> float:
-        values = suggest(trial, model_maker)
-        hp = model_maker.hyperparameters(**values)
         epochs = min(plan["max_epochs"], plan["epochs"] - _spent(study))
         trial.set_user_attr("budget", epochs)
-        keras.backend.clear_session(free_memory=False)  # as KerasTuner does before every trial
-        started = time.perf_counter()
-        report = _Report(trial)
-        try:
-            found = model_maker.fit(
-                hp,
-                model_maker.build(hp),
-                dataset.x_train,
-                validation_data=dataset.x_val,
-                epochs=epochs,
-                callbacks=[report],
-            )
-        finally:
-            trial.set_user_attr("seconds", round(time.perf_counter() - started, 3))
-            trial.set_user_attr("closed", True)
+        found = fit_trial(trial, model_maker, dataset, epochs)
         trial.set_user_attr("test_mse", found["test_mse"])
         return found["val_mse"]
 
@@ -655,6 +661,35 @@ def mean_ranks(
     return table.loc[[c for c in CONTENDERS if c in table.index]]
 
 
+def cost(table: pd.DataFrame) -> pd.DataFrame:
+    """What each search spent per seed (median over seeds): trials, pruned trials, epochs and wall
+    seconds, and the minutes of the whole run over every seed."""
+    per_seed = (
+        spent(table)
+        .groupby(["experiment", "seed"], sort=False)
+        .agg(
+            trials=("trial", "count"),
+            pruned=("status", lambda s: int((s == vocabulary.PRUNED).sum())),
+            epochs=("epochs", "sum"),
+            wall_seconds=("wall_seconds", "first"),
+        )
+    )
+    return per_seed.groupby("experiment", sort=False).agg(
+        trials=("trials", "median"),
+        pruned=("pruned", "median"),
+        epochs=("epochs", "median"),
+        median_seconds=("wall_seconds", "median"),
+        total_minutes=("wall_seconds", lambda s: s.sum() / 60),
+    )
+
+
+def final_spread(curves: pd.DataFrame, budget_epochs: int) -> pd.DataFrame:
+    """Each search's best validation MSE at the full budget: median, best and worst seed."""
+    at = at_fractions(curves, budget_epochs, [1.0]).pivot(index="seed", columns="experiment", values="best")
+    at = at[[c for c in CONTENDERS if c in at.columns]]
+    return pd.DataFrame({"median": at.median(), "best seed": at.min(), "worst seed": at.max()})
+
+
 def win_rates(curves: pd.DataFrame, budget_epochs: int, fraction: float = 1.0) -> pd.DataFrame:
     """The chance that one run of the row's search ends lower than one run of the column's.
 
@@ -814,6 +849,22 @@ def importance(
             "full_budget=False to use shorter trials too, or a table with more trials."
         )
     return pd.DataFrame(rows, columns=["seed", "hyperparameter", "importance", "trials"])
+
+
+def importance_summary(ped_anova: pd.DataFrame, fanova: pd.DataFrame) -> pd.DataFrame:
+    """The two evaluators side by side (from `importance`), most important first: PED-ANOVA's median
+    and interquartile range over seeds, fANOVA's median (NaN where it cannot rate a hyperparameter),
+    and the median number of trials each seed's rating rests on."""
+    grouped = ped_anova.groupby("hyperparameter")["importance"]
+    summary = pd.DataFrame(
+        {
+            "PED-ANOVA median": grouped.median(),
+            "PED-ANOVA 25-75%": grouped.agg(lambda v: f"{v.quantile(0.25):.2f} to {v.quantile(0.75):.2f}"),
+            "fANOVA median": fanova.groupby("hyperparameter")["importance"].median(),
+        }
+    ).sort_values("PED-ANOVA median", ascending=False)
+    summary.attrs["trials_per_seed"] = float(ped_anova.groupby("seed")["trials"].first().median())
+    return summary
 
 
 def timeline(table: pd.DataFrame, experiment: str, seed: int) -> pd.DataFrame:

@@ -79,6 +79,25 @@ def test_best_so_far_never_rises_and_the_ranks_add_up(table):
     assert (ok["q25"] <= ok["median"]).all() and (ok["median"] <= ok["q75"]).all()
 
 
+def test_cost_spread_and_importance_summary_read_the_table(table, ds):
+    cost = shootout.cost(table)
+    counts = shootout.spent(table).groupby(["experiment", "seed"]).size().groupby("experiment").median()
+    assert list(cost.index) == list(shootout.CONTENDERS)
+    assert (cost["trials"] == counts[cost.index]).all() and (
+        cost.loc["tpe", "pruned"] <= cost.loc["tpe", "trials"]
+    )
+    spread = shootout.final_spread(shootout.best_so_far(table, 11), 11)
+    assert (spread["best seed"] <= spread["median"]).all() and (
+        spread["median"] <= spread["worst seed"]
+    ).all()
+    summary = shootout.importance_summary(
+        shootout.importance(table, ds, QUICK), shootout.importance(table, ds, QUICK, evaluator="fanova")
+    )
+    medians = summary["PED-ANOVA median"].to_numpy()
+    assert (np.diff(medians) <= 0).all() and np.isnan(summary.loc["units_2", "fANOVA median"])
+    assert summary.attrs["trials_per_seed"] >= 4
+
+
 def test_win_rates_of_two_searches_add_up_to_one(table):
     curves = shootout.best_so_far(table, shootout.budget(QUICK)["epochs"])
     rates = shootout.win_rates(curves, shootout.budget(QUICK)["epochs"])

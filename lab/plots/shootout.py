@@ -8,6 +8,7 @@ The numbers each figure draws come from `lab.shootout` (`median_curves`, `mean_r
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -67,7 +68,7 @@ def plot_mean_ranks(ranks: pd.DataFrame) -> Figure:
             color=f"C{i}",
             label=labels[name],
         )
-        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.set_xticks(x, [f"after {c} of the budget" for c in ranks.columns])
     ax.set_ylim(0, len(ranks) + 0.6)
     ax.set_ylabel("mean rank over seeds (1 = best)")
@@ -93,7 +94,8 @@ def plot_winners(winners: pd.DataFrame, *, pca_mse: float | None = None) -> Figu
     if pca_mse is not None:
         ax.axhline(pca_mse, color="0.3", linestyle="--", lw=1, label=f"PCA, same code size ({pca_mse:.4f})")
         ax.legend(fontsize=8)
-    ax.set_xticks(range(len(names)), [labels[n].replace(" (", "\n(") for n in names], fontsize=7)
+    ticks = [textwrap.fill(labels[n].replace(" (", " \n("), 24) for n in names]
+    ax.set_xticks(range(len(names)), ticks, fontsize=7)
     ax.set_ylabel("test MSE of the winner (one dot per seed)")
     return fig
 

@@ -169,11 +169,7 @@ def hyperparameter_values(frame_row: pd.Series, hypermodel) -> dict[str, Any]:
 
 def space_table(hypermodel) -> pd.DataFrame:
     """The search space as a table: each hyperparameter, its range, default, and condition."""
-    if not callable(getattr(hypermodel, "declare", None)):
-        raise TypeError(
-            "space_table takes one of lab's hypermodels (such as DenseAutoencoderHyperModel(...)), "
-            f"got {type(hypermodel).__name__}."
-        )
+    checks.hypermodel(hypermodel, "space_table")
     rows = []
     for item in hypermodel.declare().space:
         config = item.get_config()
