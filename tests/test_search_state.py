@@ -272,7 +272,7 @@ def test_table_helpers_work_on_a_search_with_no_trials(ds, tmp_path):
         tuning.best_trial(frame, "val_mse")
     with pytest.raises(TypeError, match="trials_frame takes a KerasTuner tuner .* got NoneType"):
         tuning.trials_frame(None)
-    with pytest.raises(TypeError, match="space_table takes one of lab's hypermodels .* got str"):
+    with pytest.raises(TypeError, match="space_table takes one of lab's HyperModels.*got str"):
         tuning.space_table("units")
 
 

@@ -94,7 +94,10 @@ def plot_winners(winners: pd.DataFrame, *, pca_mse: float | None = None) -> Figu
     if pca_mse is not None:
         ax.axhline(pca_mse, color="0.3", linestyle="--", lw=1, label=f"PCA, same code size ({pca_mse:.4f})")
         ax.legend(fontsize=8)
-    ticks = [textwrap.fill(labels[n].replace(" (", " \n("), 24) for n in names]
+    ticks = []
+    for name in names:  # the method on one or two lines, its library on the last
+        method, _, library = labels[name].partition(" (")
+        ticks.append(textwrap.fill(method, 18) + (f"\n({library}" if library else ""))
     ax.set_xticks(range(len(names)), ticks, fontsize=7)
     ax.set_ylabel("test MSE of the winner (one dot per seed)")
     return fig
