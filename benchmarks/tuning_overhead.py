@@ -31,6 +31,7 @@ from pathlib import Path
 from lab import config, data, tuning
 from lab._backend import keras
 from lab.hypermodels import DenseAutoencoderHyperModel
+from lab.tuning import with_optuna
 
 
 def main() -> None:
@@ -105,7 +106,7 @@ def _optuna_search(hm, ds, frame, epochs: int, folder: str) -> float:
     study = optuna.create_study(
         direction="minimize",
         sampler=optuna.samplers.RandomSampler(seed=0),
-        storage=shootout._journal(Path(folder) / "overhead.journal"),
+        storage=with_optuna.journal(Path(folder) / "overhead.journal"),
     )
     for _, row in frame.iterrows():
         study.enqueue_trial(tuning.hyperparameter_values(row, hm))

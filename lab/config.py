@@ -80,6 +80,12 @@ class RunConfig:
     vae_search_trials: int = 6
     # Notebook 09: seeds of the four searches' comparison (`python -m lab.shootout`).
     shootout_seeds: int = 10
+    # Notebook 10, the multi-objective searches (`python -m lab.pareto`): trials per search of
+    # the dense autoencoder and of the VAE, seeds, and the share of labels of the few-label probe.
+    pareto_trials: int = 40
+    pareto_vae_trials: int = 24
+    pareto_seeds: int = 5
+    few_label_fraction: float = 0.05
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -117,6 +123,9 @@ _PRESETS: dict[str, dict[str, object]] = {
         slice_trials=3,
         vae_search_trials=2,
         shootout_seeds=2,
+        pareto_trials=4,
+        pareto_vae_trials=3,
+        pareto_seeds=2,
         search_epochs=3,
         race_epochs=3,
         search_patience=1,
@@ -142,6 +151,8 @@ _PRESETS: dict[str, dict[str, object]] = {
         search_trials=30,
         slice_trials=12,
         vae_search_trials=20,
+        pareto_trials=100,
+        pareto_vae_trials=60,
         search_epochs=60,
         race_epochs=60,
         search_patience=8,
@@ -252,6 +263,10 @@ def validate(settings: dict[str, object]) -> dict[str, object]:
         "slice_trials": count(2),
         "vae_search_trials": count(1),
         "shootout_seeds": count(1, 1000),
+        "pareto_trials": count(2, hint="A front needs at least two trials to compare."),
+        "pareto_vae_trials": count(2, hint="A front needs at least two trials to compare."),
+        "pareto_seeds": count(1, 1000),
+        "few_label_fraction": lambda v, n: c.number(v, n, above=0, maximum=1),
         "max_points": count(20, hint="UMAP needs more points than its 15 neighbours."),
         "figures_dir": lambda v, n: c.folder(v, n, also=_param(n)),
         "runs_dir": lambda v, n: c.folder(v, n, also=_param(n)),

@@ -102,9 +102,21 @@ ARCHITECTURE_TUNED = ("architecture", *DENSE_ONLY, *CONV_ONLY, "learning_rate")
 VAE_TUNED = ("num_layers", "units", "learning_rate", "beta", "warmup_epochs")
 
 
-def objective(name: str) -> kt.Objective:
-    """A KerasTuner Objective for one of the book's objectives, with its direction."""
-    if name not in OBJECTIVES:
+def objective(name: str | Sequence[str]) -> kt.Objective | list[kt.Objective]:
+    """A KerasTuner Objective for one of the book's objectives, with its direction.
+
+    A list of names gives a list of Objectives, which KerasTuner turns into one number by
+    adding them up (those to maximize subtracted), unscaled: notebook 10 shows what that does.
+    """
+    if not isinstance(name, str) and isinstance(name, Sequence):
+        if not name:
+            raise ValueError(
+                f"Give at least one objective; the book's objectives are {', '.join(OBJECTIVES)}."
+            )
+        if len(set(name)) < len(name):
+            raise ValueError(f"An objective is named twice in {list(name)}: name each one once.")
+        return [objective(one) for one in name]
+    if not isinstance(name, str) or name not in OBJECTIVES:
         raise ValueError(f"Unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}.")
     return kt.Objective(name, OBJECTIVES[name])
 

@@ -481,8 +481,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def study_main(
+    study: str, argv: Sequence[str] | None, *, prog: str, description: str, seeds_field: str, duration: str
+) -> int:
+    """The command line of one study's reference run (`python -m lab.shootout`, `python -m lab.pareto`):
+    the options of `python -m lab.results`, with the study named and its own seed count as default."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "--preset", default="workshop", help=f"quick, workshop (the default: {duration}) or full"
+    )
+    parser.add_argument("--dataset", default=None, help="the preset's own by default")
+    parser.add_argument("--seed", default="0", help="the first seed (default 0)")
+    parser.add_argument("--seeds", default=None, help=f"how many seeds (default: the preset's {seeds_field})")
+    parser.add_argument("--out", default=None, help="folder for the table (default results/)")
+    args = parser.parse_args(argv)
+    forwarded = [study, "--preset", args.preset, "--seed", args.seed]
+    for option in ("dataset", "seeds", "out"):
+        if getattr(args, option) is not None:
+            forwarded += [f"--{option}", getattr(args, option)]
+    return main(forwarded)
+
+
 def _register_builtin() -> None:
-    from lab import shootout, studies  # noqa: F401  (they register the book's studies)
+    from lab import pareto, shootout, studies  # noqa: F401  (they register the book's studies)
 
 
 if __name__ == "__main__":

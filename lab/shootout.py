@@ -31,7 +31,6 @@ Optuna's journal file).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +45,8 @@ from lab._backend import keras
 from lab.config import RunConfig
 from lab.data import Dataset
 from lab.hypermodels import DENSE_TUNED, DenseAutoencoderHyperModel
+from lab.tuning import with_optuna
+from lab.tuning.with_optuna import optuna_space, suggest
 
 # Searched hyperparameters: the book's dense space plus two penalties, whose importance
 # is one of the things the comparison measures.
@@ -174,67 +175,6 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- the Optuna contender
 
 
-def optuna_space(model_maker: DenseAutoencoderHyperModel) -> list[tuple[str, Any, tuple[str, tuple] | None]]:
-    """The HyperModel's KerasTuner space as Optuna distributions, in declaration order.
-
-    Returns (name, distribution, condition) triples; a condition `(parent, values)` makes
-    the hyperparameter exist only when `parent` takes one of `values`, as KerasTuner's
-    conditional scopes do (`units_2` only with two layers or more).
-    """
-    import optuna.distributions as od
-
-    checks.hypermodel(model_maker, "optuna_space")
-    out = []
-    for item in model_maker.declare().space:
-        config = item.get_config()
-        kind = type(item).__name__
-        if kind == "Choice":
-            distribution = od.CategoricalDistribution(list(config["values"]))
-        elif kind == "Int":
-            distribution = od.IntDistribution(
-                config["min_value"], config["max_value"], step=config["step"] or 1
-            )
-        elif kind == "Float" and config.get("sampling") == "log":
-            distribution = od.FloatDistribution(config["min_value"], config["max_value"], log=True)
-        elif kind == "Float":
-            distribution = od.FloatDistribution(config["min_value"], config["max_value"], step=config["step"])
-        else:
-            raise TypeError(f"{item.name}: a {kind} hyperparameter has no Optuna distribution here")
-        conditions = [c.get_config() for c in item.conditions]
-        if len(conditions) > 1:
-            raise ValueError(f"{item.name} depends on {len(conditions)} conditions; one is supported")
-        condition = (conditions[0]["name"], tuple(conditions[0]["values"])) if conditions else None
-        out.append((item.name, distribution, condition))
-    return out
-
-
-def suggest(trial, model_maker: DenseAutoencoderHyperModel) -> dict[str, Any]:
-    """One setting of the HyperModel's space, sampled by an Optuna trial (active values only)."""
-    if not callable(getattr(trial, "suggest_categorical", None)):
-        raise TypeError(
-            "trial must be an Optuna trial (study.ask(), or the objective's argument), "
-            f"got {type(trial).__name__}."
-        )
-    values: dict[str, Any] = {}
-    for name, distribution, condition in optuna_space(model_maker):
-        if condition is not None and values.get(condition[0]) not in condition[1]:
-            continue
-        values[name] = _suggest_one(trial, name, distribution)
-    return values
-
-
-def _suggest_one(trial, name: str, distribution) -> Any:
-    import optuna.distributions as od
-
-    if isinstance(distribution, od.CategoricalDistribution):
-        return trial.suggest_categorical(name, distribution.choices)
-    if isinstance(distribution, od.IntDistribution):
-        return trial.suggest_int(name, distribution.low, distribution.high, step=distribution.step)
-    return trial.suggest_float(
-        name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
-    )
-
-
 class _Report(keras.callbacks.Callback):
     """Report each epoch's validation error to the Optuna trial; stop the trial when it is pruned."""
 
@@ -283,31 +223,15 @@ def fit_trial(
         trial.set_user_attr("closed", True)
 
 
-def _quiet_optuna():
-    """Optuna, with its one line per trial and per study silenced (the tables say it all)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
-
-
 PRUNERS = ("halving", "none")
 
 
-def _journal(path: Path):
-    """Optuna's append-only journal file: every trial's report is on disk as soon as it is made."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    return JournalStorage(JournalFileBackend(str(path)))
-
-
 def _optuna_study(cfg: RunConfig, plan: dict[str, int], path: Path, pruner: str = "halving"):
-    optuna = _quiet_optuna()
+    optuna = with_optuna.quiet()
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.create_study(
         study_name=path.stem,
-        storage=_journal(path),
+        storage=with_optuna.journal(path),
         load_if_exists=True,
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=tuning.oracle_seed(cfg.seed)),
@@ -350,7 +274,7 @@ def run_tpe(
     plan = budget(cfg)
     path = _folder(cfg) / f"{name}_seed{cfg.seed}.journal"
     if path.exists():
-        stored = _quiet_optuna().load_study(study_name=path.stem, storage=_journal(path))
+        stored = with_optuna.quiet().load_study(study_name=path.stem, storage=with_optuna.journal(path))
         used = stored.user_attrs.get("pruner")
         if used not in (None, pruner):
             raise ValueError(
@@ -813,7 +737,7 @@ def importance(
         One row per seed and hyperparameter: `seed`, `hyperparameter`, `importance`
         (normalized to sum to 1 on each seed), `trials` (how many entered).
     """
-    optuna = _quiet_optuna()
+    optuna = with_optuna.quiet()
     table = _check_table(table)
     evaluators = {
         "ped_anova": lambda: optuna.importance.PedAnovaImportanceEvaluator(),
@@ -902,31 +826,17 @@ _register()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m lab.shootout [--preset workshop] [--seeds N]`: the reference run, resumable."""
-    import argparse
-
     from lab import results
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
+    return results.study_main(
+        STUDY,
+        argv,
         prog="python -m lab.shootout",
         description="Run notebook 09's comparison: the four searches and the untuned baseline on every seed, "
         "writing every trial to results/ (resumable: run it again to go on).",
+        seeds_field="shootout_seeds",
+        duration="most of an hour on 2 cores",
     )
-    parser.add_argument(
-        "--preset",
-        default="workshop",
-        help="quick, workshop (the default: most of an hour on 2 cores) or full",
-    )
-    parser.add_argument("--dataset", default=None, help="the preset's own by default")
-    parser.add_argument("--seed", default="0", help="the first seed (default 0)")
-    parser.add_argument("--seeds", default=None, help="how many seeds (default: the preset's shootout_seeds)")
-    parser.add_argument("--out", default=None, help="folder for the table (default results/)")
-    args = parser.parse_args(argv)
-    forwarded = [STUDY, "--preset", args.preset, "--seed", args.seed]
-    for option in ("dataset", "seeds", "out"):
-        if getattr(args, option) is not None:
-            forwarded += [f"--{option}", getattr(args, option)]
-    return results.main(forwarded)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ OBJECTIVES: dict[str, str] = {
     "val_reconstruction": "min",
     "val_kl": "min",
     "val_loss": "min",
+    "params": "min",  # the model's weights, a measure of its size (notebook 10)
+    "val_few_label_probe": "max",  # the linear probe trained on a few labels only (notebook 10)
 }
 
 

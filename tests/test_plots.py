@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from lab import plots, results, shootout, tuning
+from lab import fronts, pareto, plots, results, shootout, tradeoffs, tuning
 from lab.vocabulary import COMPLETED, FAILED
 
 
@@ -686,7 +686,35 @@ SMOKE = {
     "plot_budget_timeline": lambda: plots.plot_budget_timeline(
         {name: shootout.timeline(_shootout_table(), name, 0) for name in ("hyperband", "tpe")}, 11
     ),
+    "plot_front_projections": lambda: plots.plot_front_projections(
+        tradeoffs.trials(_pareto_table(), seed=0),
+        marked=tradeoffs.picks(tradeoffs.trials(_pareto_table(), seed=0)),
+    ),
+    "plot_hypervolume": lambda: plots.plot_hypervolume(
+        tradeoffs.hypervolume_bands(
+            tradeoffs.hypervolumes(
+                _pareto_table(),
+                {"val_mse": fronts.Scale(0, 0.1), "val_probe_accuracy": fronts.Scale(1, 0)},
+                list(pareto.SEARCHES),
+            )
+        ),
+        seeds=2,
+    ),
+    "plot_probe_by_code_size": lambda: plots.plot_probe_by_code_size(
+        tradeoffs.probe_by_code_size(_pareto_table()), few_label_share=0.05
+    ),
+    "plot_rate_distortion_front": lambda: plots.plot_rate_distortion_front(
+        tradeoffs.trials(
+            _pareto_table(), seed=0, searches=list(pareto.VAE_SEARCHES), objectives=pareto.VAE_OBJECTIVES
+        ),
+        best_elbo=_pareto_table().dropna(subset=["val_neg_elbo"]).iloc[0],
+    ),
 }
+
+
+def _pareto_table() -> pd.DataFrame:
+    """The committed quick run of notebook 10's multi-objective searches."""
+    return pd.read_csv(results.RESULTS_DIR / "10_pareto_quick_digits.csv")
 
 
 def _shootout_table() -> pd.DataFrame:

@@ -5,7 +5,7 @@ accumulates in a global figure list; in a notebook, end the cell with the figure
 to show it.
 
 The figures live in modules by subject (`images`, `training`, `latent`, `comparisons`,
-`search`, `shootout`); every public name is importable from `lab.plots` itself. Each search figure
+`search`, `shootout`, `pareto`); every public name is importable from `lab.plots` itself. Each search figure
 draws what a `*_data` function computes (`parallel_coordinates_data`, ...), so its numbers
 can be checked without drawing.
 """
@@ -38,6 +38,12 @@ from lab.plots.latent import (
     tsne_embedding,
     umap_embedding,
 )
+from lab.plots.pareto import (
+    plot_front_projections,
+    plot_hypervolume,
+    plot_probe_by_code_size,
+    plot_rate_distortion_front,
+)
 from lab.plots.search import (
     hyperband_schedule_data,
     objective_vs_params_data,
@@ -65,6 +71,10 @@ __all__ = [
     "plot_winners",
     "plot_importance",
     "plot_budget_timeline",
+    "plot_front_projections",
+    "plot_hypervolume",
+    "plot_probe_by_code_size",
+    "plot_rate_distortion_front",
     "DPI",
     "use_book_style",
     "set_figures_dir",

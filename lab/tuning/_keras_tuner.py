@@ -95,8 +95,13 @@ class _LabTrials:
             self._record(trial, kwargs, time.perf_counter() - started)
         model.save_weights(self._get_checkpoint_fname(trial.trial_id))
         _save_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
+        # Given several objectives, KerasTuner 1.4.8 adds them up but looks for the sum under the
+        # key "multi_objective" in a returned dict, which no fit returns: the sum is added here.
+        objective = self.oracle.objective
+        if hasattr(objective, "objectives") and isinstance(results, dict) and objective.has_value(results):
+            results = {**results, objective.name: objective.get_value(results)}
         # KerasTuner's own check that the fit returned a value for the objective.
-        tuner_utils.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
+        tuner_utils.validate_trial_results(results, objective, "HyperModel.fit()")
         return results
 
     def _record(self, trial, kwargs: dict, seconds: float) -> None:

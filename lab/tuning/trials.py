@@ -159,12 +159,18 @@ def capped(frame: pd.DataFrame, epochs: int) -> pd.Series:
 
 def hyperparameter_values(frame_row: pd.Series, hypermodel) -> dict[str, Any]:
     """The searched hyperparameters' values in one row of a trials frame (active ones only)."""
-    names = [item.name for item in hypermodel.declare().space]
-    return {
-        name: (frame_row[name].item() if hasattr(frame_row[name], "item") else frame_row[name])
-        for name in names
-        if name in frame_row and pd.notna(frame_row[name])
-    }
+    values = {}
+    for item in hypermodel.declare().space:
+        value = frame_row.get(item.name)
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            continue
+        value = value.item() if hasattr(value, "item") else value
+        whole = type(item).__name__ == "Int" or all(
+            isinstance(v, int) and not isinstance(v, bool) for v in getattr(item, "values", None) or [0.5]
+        )
+        # A table read from CSV holds a column of widths with gaps (inactive layers) as floats.
+        values[item.name] = int(value) if whole and isinstance(value, float) and value.is_integer() else value
+    return values
 
 
 def space_table(hypermodel) -> pd.DataFrame:

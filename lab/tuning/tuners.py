@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import reprlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def make_tuner(
     kind: str,
     hypermodel: kt.HyperModel,
     *,
-    objective: str = "val_mse",
+    objective: str | Sequence[str] = "val_mse",
     max_trials: int = 10,
     max_epochs: int = 60,
     factor: int = 3,
@@ -52,7 +53,8 @@ def make_tuner(
     Args:
         kind: "grid", "random", "bayesian" or "hyperband".
         hypermodel: a HyperModel of `lab.hypermodels`.
-        objective: "val_mse", "val_probe_accuracy" or "val_neg_elbo" (the direction is known).
+        objective: "val_mse", "val_probe_accuracy" or "val_neg_elbo" (the direction is known);
+            a list of names makes KerasTuner add them up into one number (notebook 10).
         max_trials: the most trials (grid, random, Bayesian; a grid also stops when it is
             exhausted). Hyperband's trial count follows from `max_epochs` and `factor`.
         max_epochs: Hyperband's largest per-trial budget.
@@ -151,14 +153,15 @@ def make_tuner(
     return tuner
 
 
-def _check_objective_reported(hypermodel, objective: str) -> None:
+def _check_objective_reported(hypermodel, objective: str | Sequence[str]) -> None:
     make_objective(objective)  # an unknown name is refused with the list of known ones
     reports = getattr(hypermodel, "REPORTS", None)
-    if reports is not None and objective not in (*reports, "val_probe_accuracy"):
-        raise ValueError(
-            f"{type(hypermodel).__name__} does not report {objective!r}; its trials report "
-            f"{', '.join(reports)}, and val_probe_accuracy when the search is given labels."
-        )
+    for name in [objective] if isinstance(objective, str) else objective:
+        if reports is not None and name not in (*reports, "val_probe_accuracy"):
+            raise ValueError(
+                f"{type(hypermodel).__name__} does not report {name!r}; its trials report "
+                f"{', '.join(reports)}, and val_probe_accuracy when the search is given labels."
+            )
 
 
 def oracle_seed(seed: int) -> int:
@@ -192,8 +195,9 @@ def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool 
     epochs = checks.integer(epochs, "epochs", minimum=1)
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a Dataset (data.load_for(cfg)), got {type(dataset).__name__}")
-    objective = tuner.oracle.objective.name
-    if objective == "val_probe_accuracy" and not labels:
+    objective = tuner.oracle.objective
+    names = [o.name for o in getattr(objective, "objectives", [objective])]
+    if "val_probe_accuracy" in names and not labels:
         raise ValueError("The objective val_probe_accuracy needs the labels: call search(..., labels=True).")
     folder = Path(tuner.project_dir)
     stored = _read_state(folder / SIGNATURE, ()) if (folder / SIGNATURE).exists() else {}
