@@ -407,6 +407,26 @@ def load(
     return compute(study, cfg, out_dir=local, log=None)
 
 
+def split_seed(
+    name: str, cfg: RunConfig, *, recompute: bool = False, folder: Path | str = RESULTS_DIR
+) -> int | None:
+    """The seed whose data split the table `load` returns (with the same arguments) was computed
+    on, or None when each seed of the study drew its own split. A notebook that tests a table's
+    picks must load that split, or its test images may be ones the searches validated on."""
+    recompute = flag(recompute, "recompute")
+    study = get(name)
+    if study.splits_follow_seed:
+        return None
+    if not recompute:
+        for place in (Path(folder), Path(cfg.runs_dir) / "results"):
+            try:
+                record = check(study, cfg, place)
+            except FileNotFoundError:
+                continue
+            return int(record.get("split_seed", cfg.seed))
+    return cfg.seed  # a table computed now is computed on the split of cfg.seed
+
+
 def experiment(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The rows of one experiment, with only the columns it fills (its settings and measures)."""
     if name not in set(table["experiment"]):

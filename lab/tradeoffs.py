@@ -11,12 +11,13 @@ rate-distortion front. Every function reads the study's table (`results.load("10
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lab import evaluate, fronts, pareto, tuning, vocabulary
+from lab import data, evaluate, fronts, pareto, results, tuning, vocabulary
 from lab.config import RunConfig
 from lab.data import Dataset
 
@@ -25,6 +26,14 @@ USES = {
     "small code for a classifier": "the smallest code within `accuracy_tolerance` of the best probe accuracy",
     "small model, near the best error": "the fewest weights within `error_tolerance` of the lowest MSE",
 }
+
+
+def study_dataset(cfg: RunConfig, *, recompute: bool = False) -> Dataset:
+    """The data split the study's searches ran on (the table's split seed, which need not be
+    `cfg.seed`): scales, picks and their tests must use it, so that the test images are ones
+    no search saw. `recompute` as given to `results.load`."""
+    seed = results.split_seed(pareto.STUDY, cfg, recompute=recompute)
+    return data.load_for(cfg if seed is None else replace(cfg, seed=seed))
 
 
 def check_table(table: Any) -> pd.DataFrame:
@@ -115,6 +124,32 @@ def picks(
     small = near.sort_values(["params", "val_mse"]).iloc[0]
     out = pd.DataFrame([best_error, classifier, small], index=list(USES))
     out.index.name = "use"
+    return out
+
+
+def smallest_within(
+    pooled: pd.DataFrame, tolerances: Sequence[float] = (0.1, 0.25, 0.5, 1.0)
+) -> pd.DataFrame:
+    """What a looser error budget buys in size: for each tolerance (a share of the front's
+    lowest validation MSE), the front trial `picks` takes as the small model near the best
+    error, with its error and weights as multiples of the lowest-error trial's."""
+    if isinstance(tolerances, (str, bytes)) or not isinstance(tolerances, Sequence) or not tolerances:
+        raise TypeError(f"tolerances must be a list of shares such as [0.1, 0.25], got {tolerances!r}.")
+    rows = {}
+    for tolerance in tolerances:
+        chosen = picks(pooled, error_tolerance=tolerance)
+        best, small = chosen.loc["best reconstruction"], chosen.loc["small model, near the best error"]
+        rows[f"{tolerance:.0%}"] = dict(
+            experiment=small["experiment"],
+            latent_dim=int(small["latent_dim"]),
+            params=int(small["params"]),
+            val_mse=float(small["val_mse"]),
+            val_probe_accuracy=float(small["val_probe_accuracy"]),
+            error_ratio=float(small["val_mse"] / best["val_mse"]),
+            weights_ratio=float(small["params"] / best["params"]),
+        )
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "error tolerance"
     return out
 
 

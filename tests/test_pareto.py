@@ -207,6 +207,21 @@ def test_the_three_picks_answer_their_uses():
     assert tight.loc["small code for a classifier", "val_probe_accuracy"] == 0.95
 
 
+def test_a_looser_error_budget_buys_a_smaller_model():
+    pooled = _trials([(0.010, 0.95, 4e5), (0.012, 0.94, 5e4), (0.018, 0.93, 8e3), (0.050, 0.80, 5e3)])
+    pooled = pooled.assign(latent_dim=[32, 16, 8, 2], experiment="tpe")
+    pooled["on_front"] = fronts.pareto_mask(pooled, pareto.OBJECTIVES)
+    bought = tradeoffs.smallest_within(pooled, [0.1, 0.25, 1.0, 5.0])
+    assert bought.index.tolist() == ["10%", "25%", "100%", "500%"]
+    assert bought["params"].tolist() == [4e5, 5e4, 8e3, 5e3]  # each looser budget, a smaller model
+    assert bought["error_ratio"].tolist() == pytest.approx([1.0, 1.2, 1.8, 5.0])
+    assert bought["weights_ratio"].iloc[0] == 1.0 and bought["weights_ratio"].is_monotonic_decreasing
+    with pytest.raises(TypeError, match="list of shares"):
+        tradeoffs.smallest_within(pooled, 0.1)
+    with pytest.raises(ValueError, match="error_tolerance must be"):
+        tradeoffs.smallest_within(pooled, [-0.5])
+
+
 def test_probe_by_code_size_and_the_vae_summary_read_every_seed(table):
     summary = tradeoffs.probe_by_code_size(table)
     dense = table[table["experiment"].isin(list(pareto.SEARCHES))]
@@ -215,6 +230,17 @@ def test_probe_by_code_size_and_the_vae_summary_read_every_seed(table):
     assert set(elbo["experiment"]) == set(pareto.VAE_SEARCHES)
     for _, rows in elbo.groupby("seed"):
         assert rows["front_share"].sum() == pytest.approx(1.0, abs=0.5)  # ties may count twice
+
+
+def test_the_picks_are_tested_on_the_split_the_searches_ran_on():
+    other_seed = config.preset("quick", seed=1)
+    assert results.split_seed(pareto.STUDY, other_seed) == 0  # the committed table's split
+    study_split = tradeoffs.study_dataset(other_seed)
+    seed_zero = data.load_for(config.preset("quick", seed=0))
+    assert np.array_equal(study_split.x_test, seed_zero.x_test)
+    # the notebook's own seed would have drawn another split, whose test images the searches saw
+    assert not np.array_equal(data.load_for(other_seed).x_test, seed_zero.x_test)
+    assert results.split_seed(pareto.STUDY, other_seed, recompute=True) == 1
 
 
 def test_a_pick_retrained_is_tested_once(table, ds):
