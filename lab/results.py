@@ -427,6 +427,16 @@ def split_seed(
     return cfg.seed  # a table computed now is computed on the split of cfg.seed
 
 
+def study_dataset(name: str, cfg: RunConfig, *, recompute: bool = False):
+    """The dataset on the split a study's searches ran on (`split_seed`; the seed's own split when
+    each seed drew one), with `cfg`'s dataset and caps: what a notebook that retrains and tests
+    the table's picks must use, so that their test images are ones no search saw."""
+    from lab import data
+
+    seed = split_seed(name, cfg, recompute=recompute)
+    return data.load_for(cfg if seed is None else replace(cfg, seed=seed))
+
+
 def experiment(table: pd.DataFrame, name: str) -> pd.DataFrame:
     """The rows of one experiment, with only the columns it fills (its settings and measures)."""
     if name not in set(table["experiment"]):

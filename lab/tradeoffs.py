@@ -11,13 +11,12 @@ rate-distortion front. Every function reads the study's table (`results.load("10
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lab import data, evaluate, fronts, pareto, results, tuning, vocabulary
+from lab import evaluate, fronts, pareto, tuning, vocabulary
 from lab.config import RunConfig
 from lab.data import Dataset
 
@@ -26,14 +25,6 @@ USES = {
     "small code for a classifier": "the smallest code within `accuracy_tolerance` of the best probe accuracy",
     "small model, near the best error": "the fewest weights within `error_tolerance` of the lowest MSE",
 }
-
-
-def study_dataset(cfg: RunConfig, *, recompute: bool = False) -> Dataset:
-    """The data split the study's searches ran on (the table's split seed, which need not be
-    `cfg.seed`): scales, picks and their tests must use it, so that the test images are ones
-    no search saw. `recompute` as given to `results.load`."""
-    seed = results.split_seed(pareto.STUDY, cfg, recompute=recompute)
-    return data.load_for(cfg if seed is None else replace(cfg, seed=seed))
 
 
 def check_table(table: Any) -> pd.DataFrame:

@@ -235,7 +235,7 @@ def test_probe_by_code_size_and_the_vae_summary_read_every_seed(table):
 def test_the_picks_are_tested_on_the_split_the_searches_ran_on():
     other_seed = config.preset("quick", seed=1)
     assert results.split_seed(pareto.STUDY, other_seed) == 0  # the committed table's split
-    study_split = tradeoffs.study_dataset(other_seed)
+    study_split = results.study_dataset(pareto.STUDY, other_seed)
     seed_zero = data.load_for(config.preset("quick", seed=0))
     assert np.array_equal(study_split.x_test, seed_zero.x_test)
     # the notebook's own seed would have drawn another split, whose test images the searches saw
