@@ -19,7 +19,7 @@ __all__ = ["setup", "__version__"]
 
 
 def setup(cfg: RunConfig | None = None, *, seed: int | None = None) -> int:
-    """Seed every random generator, set the plot style and the figures folder.
+    """Seed every random generator, set the plot style, the tables' text width and the figures folder.
 
     Args:
         cfg: the run settings; its `seed` and `figures_dir` are used.
@@ -29,6 +29,7 @@ def setup(cfg: RunConfig | None = None, *, seed: int | None = None) -> int:
         The seed that was applied.
     """
     import numpy as np
+    import pandas as pd
 
     from lab import checks, plots
     from lab._backend import keras
@@ -39,6 +40,8 @@ def setup(cfg: RunConfig | None = None, *, seed: int | None = None) -> int:
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
     plots.use_book_style()
+    # pandas cuts text cells at 50 characters: the claims tables' sentences are longer.
+    pd.set_option("display.max_colwidth", 200)
     _show_figures_inline()
     if cfg is not None:
         plots.set_figures_dir(Path(cfg.figures_dir))

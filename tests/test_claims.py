@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import lab
 from lab import book, claims, config
 
 TABLE = config.ROOT / "results" / "claims_workshop_digits.csv"
@@ -42,6 +43,14 @@ def test_record_writes_the_headlines_beside_the_figures(tmp_path):
     assert saved["seed"] == 3 and saved["numbers"] == {"kl": 2.5, "gone": None}
     assert saved["claims"]["kl_falls"] == {"text": "The KL term falls.", "held": False}
     assert shown.loc[("claim", "kl_falls"), "value"] == "DOES NOT HOLD"
+
+
+def test_after_setup_a_long_claim_is_shown_whole(tmp_path):
+    cfg = config.preset("workshop", figures_dir=tmp_path)
+    sentence = "Multi-objective TPE ends with a larger hypervolume than random sampling on every seed."
+    lab.setup(cfg)
+    shown = claims.record("10", cfg, numbers={}, claims={"tpe_wins": (sentence, True)})
+    assert sentence in repr(shown) and sentence in shown._repr_html_()  # what a notebook displays
 
 
 @pytest.mark.parametrize(
