@@ -61,13 +61,11 @@ class Scale:
             return (f(values) - f(self.best)) / (f(self.worst) - f(self.best))
 
 
-def _check(frame: pd.DataFrame, objectives: Sequence[str]) -> list[str]:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"Pass a table of trials (a pandas DataFrame), got {type(frame).__name__}.")
-    if isinstance(objectives, str) or not isinstance(objectives, Sequence) or len(objectives) < 2:
-        raise ValueError(
-            "A front needs two objectives or more, such as ['val_mse', 'val_probe_accuracy'], "
-            f"got {objectives!r}."
+def check_objectives(frame: pd.DataFrame, objectives: Sequence[str]) -> list[str]:
+    """The names as a list, each one of the book's objectives and a column of `frame`."""
+    if isinstance(objectives, str) or not isinstance(objectives, Sequence) or not objectives:
+        raise TypeError(
+            f"objectives must be a list of names, such as ['val_mse', 'params'], got {objectives!r}."
         )
     objectives = list(objectives)
     for name in objectives:
@@ -78,6 +76,17 @@ def _check(frame: pd.DataFrame, objectives: Sequence[str]) -> list[str]:
             f"The table has no column {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}."
         )
     return objectives
+
+
+def _check(frame: pd.DataFrame, objectives: Sequence[str]) -> list[str]:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"Pass a table of trials (a pandas DataFrame), got {type(frame).__name__}.")
+    if isinstance(objectives, str) or not isinstance(objectives, Sequence) or len(objectives) < 2:
+        raise ValueError(
+            "A front needs two objectives or more, such as ['val_mse', 'val_probe_accuracy'], "
+            f"got {objectives!r}."
+        )
+    return check_objectives(frame, objectives)
 
 
 def _minimized(frame: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:

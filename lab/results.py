@@ -413,6 +413,8 @@ def split_seed(
     """The seed whose data split the table `load` returns (with the same arguments) was computed
     on, or None when each seed of the study drew its own split. A notebook that tests a table's
     picks must load that split, or its test images may be ones the searches validated on."""
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"cfg must be the run's settings, config.preset(...), got {cfg!r}.")
     recompute = flag(recompute, "recompute")
     study = get(name)
     if study.splits_follow_seed:

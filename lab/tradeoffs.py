@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab import evaluate, fronts, pareto, tuning, vocabulary
+from lab import checks, evaluate, fronts, pareto, tuning, vocabulary
 from lab.config import RunConfig
 from lab.data import Dataset
 
@@ -65,15 +65,17 @@ def trials(
     table = check_table(table)
     if isinstance(searches, str):
         searches = [searches]
+    objectives = fronts.check_objectives(table, objectives)
     unknown = [s for s in searches if s not in pareto.ALL_SEARCHES]
     if unknown:
         raise KeyError(f"No search {unknown[0]!r}; the searches are {', '.join(pareto.ALL_SEARCHES)}.")
     rows = table[table["experiment"].isin(list(searches))]
     if seed is not None:
+        seed = checks.integer(seed, "seed", minimum=0)
         if seed not in _seeds(table):
             raise ValueError(f"The table has no seed {seed}; its seeds are {_seeds(table)}.")
         rows = rows[rows["seed"] == seed]
-    rows = rows[rows["status"].map(vocabulary.has_value)].dropna(subset=list(objectives))
+    rows = rows[rows["status"].map(vocabulary.has_value).astype(bool)].dropna(subset=list(objectives))
     if rows.empty:
         raise ValueError(f"No completed trial of {', '.join(searches)} reports {', '.join(objectives)}.")
     return rows.assign(on_front=fronts.pareto_mask(rows, objectives)).reset_index(drop=True)
@@ -84,6 +86,12 @@ def front_table(pooled: pd.DataFrame, columns: Sequence[str] = ()) -> pd.DataFra
     shown = ["experiment", "latent_dim", *pareto.OBJECTIVES, pareto.FEW, *columns]
     front = pooled[pooled["on_front"]].sort_values("val_mse")
     return front[[c for c in dict.fromkeys(shown) if c in front]].reset_index(drop=True)
+
+
+def _share(value: Any, name: str, top: float) -> float:
+    if isinstance(value, str):  # "0.1" would be read as a number, "10%" not: refuse both alike
+        raise ValueError(f"{name} must be a number from 0 to {top:g}, a share (0.1 for 10%), got {value!r}.")
+    return checks.number(value, name, minimum=0, maximum=top, hint="It is a share: 0.1 for 10%.")
 
 
 def picks(
@@ -97,15 +105,9 @@ def picks(
     - small model, near the best error: the fewest weights among trials within
       `error_tolerance` (a share) of the lowest MSE (the lowest MSE among equals).
     """
-    for name, value, top in (
-        ("accuracy_tolerance", accuracy_tolerance, 1),
-        ("error_tolerance", error_tolerance, 10),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= top:
-            raise ValueError(f"{name} must be a number from 0 to {top}, got {value!r}.")
-    if not isinstance(pooled, pd.DataFrame) or "on_front" not in pooled:
-        raise TypeError("Pass the pooled trials of tradeoffs.trials(table, seed=...).")
-    front = pooled[pooled["on_front"]]
+    accuracy_tolerance = _share(accuracy_tolerance, "accuracy_tolerance", 1)
+    error_tolerance = _share(error_tolerance, "error_tolerance", 10)
+    front = _front(pooled)
     if front.empty:
         raise ValueError("The pooled trials have no front: no trial completed with every objective.")
     best_error = front.loc[front["val_mse"].idxmin()]
@@ -126,11 +128,15 @@ def smallest_within(
     error, with its error and weights as multiples of the lowest-error trial's."""
     if isinstance(tolerances, (str, bytes)) or not isinstance(tolerances, Sequence) or not tolerances:
         raise TypeError(f"tolerances must be a list of shares such as [0.1, 0.25], got {tolerances!r}.")
+    tolerances = [_share(t, "each of tolerances", 10) for t in tolerances]
+    labels = [f"{t * 100:.4g}%" for t in tolerances]
+    if len(set(labels)) < len(labels):
+        raise ValueError(f"tolerances repeats a value: {labels}; give each share once.")
     rows = {}
-    for tolerance in tolerances:
+    for tolerance, label in zip(tolerances, labels, strict=True):
         chosen = picks(pooled, error_tolerance=tolerance)
         best, small = chosen.loc["best reconstruction"], chosen.loc["small model, near the best error"]
-        rows[f"{tolerance:.0%}"] = dict(
+        rows[label] = dict(
             experiment=small["experiment"],
             latent_dim=int(small["latent_dim"]),
             params=int(small["params"]),
@@ -144,10 +150,42 @@ def smallest_within(
     return out
 
 
+def _front(pooled: Any) -> pd.DataFrame:
+    """The front trials of a pooled frame of the dense searches, or an error that says what to pass."""
+    if not isinstance(pooled, pd.DataFrame) or "on_front" not in pooled:
+        raise TypeError("Pass the pooled trials of tradeoffs.trials(table, seed=...).")
+    if pooled["on_front"].dtype != bool:
+        raise TypeError(
+            "on_front must hold True or False for each trial, as tradeoffs.trials(table, seed=...) "
+            f"makes it; got a column of {pooled['on_front'].dtype}."
+        )
+    lacking = [
+        o for o in pareto.OBJECTIVES if o not in pooled or pooled.loc[pooled["on_front"], o].isna().any()
+    ]
+    if lacking:
+        raise ValueError(
+            f"The front's trials lack {', '.join(lacking)}: picks read the dense searches' trials, "
+            "tradeoffs.trials(table, seed=...) with its default searches and objectives."
+        )
+    return pooled[pooled["on_front"]]
+
+
 def summed_pick(pooled_summed: pd.DataFrame, weights: dict[str, float] | None = None) -> pd.Series:
     """The trial with the lowest weighted sum of the objectives (those to maximize subtracted):
     with every weight 1 (the default), the one KerasTuner's summed objective picked."""
-    weights = weights or {name: 1.0 for name in pareto.OBJECTIVES}
+    if not isinstance(pooled_summed, pd.DataFrame):
+        raise TypeError(
+            "Pass the summed search's trials, pooled[pooled['experiment'] == 'summed'], "
+            f"got {type(pooled_summed).__name__}."
+        )
+    if weights is None:
+        weights = {name: 1.0 for name in pareto.OBJECTIVES}
+    if not isinstance(weights, dict) or not weights:
+        raise TypeError(
+            f"weights must be a dict of objectives and numbers, such as {{'val_mse': 1, 'params': 1e-6}}, "
+            f"got {weights!r}; leave it out for KerasTuner's weights (every one 1)."
+        )
+    weights = {name: checks.number(w, f"the weight of {name}") for name, w in weights.items()}
     total = fronts.weighted_sum(pooled_summed, weights)
     if total.isna().all():
         raise ValueError("No trial has every objective of the weighted sum.")
@@ -185,6 +223,10 @@ def final_hypervolumes(history: pd.DataFrame) -> pd.DataFrame:
 def probe_by_code_size(table: pd.DataFrame, searches: Sequence[str] = tuple(pareto.SEARCHES)) -> pd.DataFrame:
     """Median probe accuracy with all labels and with few, by latent size, over every completed
     dense trial on every seed (with the trial count and the median MSE beside them)."""
+    if isinstance(table, pd.DataFrame) and pareto.FEW not in table:
+        raise KeyError(
+            f"The table lacks {pareto.FEW}: pass the whole table, results.load('{pareto.STUDY}', cfg)."
+        )
     rows = trials(table, searches=searches, objectives=[*pareto.OBJECTIVES, pareto.FEW])
     grouped = rows.groupby("latent_dim")
     out = pd.DataFrame(
@@ -206,6 +248,20 @@ def probe_by_code_size(table: pd.DataFrame, searches: Sequence[str] = tuple(pare
 def retrain(dataset: Dataset, cfg: RunConfig, row: pd.Series) -> dict[str, Any]:
     """Train a trial's setting again on `cfg.seed` with the searches' budget and evaluate it once
     on the test split: test MSE, the probe's test accuracy (all labels, and few), weights, code size."""
+    if not isinstance(dataset, Dataset) or not isinstance(cfg, RunConfig):
+        raise TypeError(
+            "Call retrain(ds, cfg, row) with the study's dataset (results.study_dataset(pareto.STUDY, cfg)), "
+            f"the RunConfig and one trial; got {type(dataset).__name__} and {type(cfg).__name__}."
+        )
+    if not isinstance(row, pd.Series):
+        raise TypeError(
+            f"row must be one trial (a row such as picks(pooled).iloc[0]), got {type(row).__name__}."
+        )
+    if "experiment" in row and row["experiment"] not in pareto.SEARCHES:
+        raise ValueError(f"retrain trains the dense searches' trials; this row is of {row['experiment']!r}.")
+    missing = [n for n in ("latent_dim", "num_layers", "learning_rate") if n not in row or pd.isna(row[n])]
+    if missing:
+        raise ValueError(f"The row lacks {', '.join(missing)}: pass a trial of tradeoffs.trials(table, ...).")
     model_maker = pareto.hypermodel(dataset, cfg, cfg.seed)
     hp = model_maker.hyperparameters(**tuning.hyperparameter_values(row, model_maker))
     model = model_maker.build(hp)
@@ -279,4 +335,6 @@ def summed_picks(table: pd.DataFrame, rescaled: dict[str, float] | None = None) 
                 rescaled_val_probe_accuracy=float(other["val_probe_accuracy"]),
             )
         rows.append(row)
+    if not rows:
+        raise ValueError("The table holds no completed trial of KerasTuner's summed search ('summed').")
     return pd.DataFrame(rows).set_index("seed")

@@ -218,7 +218,7 @@ def test_a_looser_error_budget_buys_a_smaller_model():
     assert bought["weights_ratio"].iloc[0] == 1.0 and bought["weights_ratio"].is_monotonic_decreasing
     with pytest.raises(TypeError, match="list of shares"):
         tradeoffs.smallest_within(pooled, 0.1)
-    with pytest.raises(ValueError, match="error_tolerance must be"):
+    with pytest.raises(ValueError, match="each of tolerances must be"):
         tradeoffs.smallest_within(pooled, [-0.5])
 
 
@@ -263,8 +263,64 @@ def test_a_pick_retrained_is_tested_once(table, ds):
         (
             lambda t, d: tradeoffs.picks(tradeoffs.trials(t, seed=0), error_tolerance=-1),
             ValueError,
-            "0 to 10",
+            "error_tolerance must be a finite number >= 0 and <= 10",
         ),
+        (
+            lambda t, d: tradeoffs.picks(tradeoffs.trials(t, seed=0), error_tolerance="10%"),
+            ValueError,
+            "0.1 for 10%",
+        ),
+        (
+            lambda t, d: tradeoffs.smallest_within(tradeoffs.trials(t, seed=0), [0.1, 0.1]),
+            ValueError,
+            "repeats",
+        ),
+        (
+            lambda t, d: tradeoffs.smallest_within(tradeoffs.trials(t, seed=0), [25]),
+            ValueError,
+            "0.1 for 10%",
+        ),
+        (
+            lambda t, d: tradeoffs.picks(tradeoffs.trials(t, seed=0).assign(on_front=1)),
+            TypeError,
+            "True or False",
+        ),
+        (
+            lambda t, d: tradeoffs.picks(
+                tradeoffs.trials(
+                    t, seed=0, searches=list(pareto.VAE_SEARCHES), objectives=pareto.VAE_OBJECTIVES
+                )
+            ),
+            ValueError,
+            "dense searches",
+        ),
+        (lambda t, d: tradeoffs.trials(t, seed=True), ValueError, "seed"),
+        (lambda t, d: tradeoffs.trials(t, searches=[]), ValueError, "No completed trial"),
+        (lambda t, d: tradeoffs.trials(t.iloc[:0]), ValueError, "No completed trial"),
+        (
+            lambda t, d: tradeoffs.trials(t, objectives="val_mse"),
+            TypeError,
+            "a list of names",
+        ),
+        (lambda t, d: tradeoffs.trials(t, objectives=["accuracy", "val_mse"]), KeyError, "Unknown objective"),
+        (
+            lambda t, d: tradeoffs.summed_picks(t[t["experiment"] != "summed"]),
+            ValueError,
+            "no completed trial",
+        ),
+        (lambda t, d: tradeoffs.summed_pick(t, {}), TypeError, "dict of objectives"),
+        (lambda t, d: tradeoffs.summed_pick(t, {"val_mse": float("nan")}), ValueError, "weight of val_mse"),
+        (lambda t, d: tradeoffs.summed_pick("summed"), TypeError, "summed search's trials"),
+        (lambda t, d: tradeoffs.probe_by_code_size(t.drop(columns=pareto.FEW)), KeyError, "lacks val_few"),
+        (lambda t, d: tradeoffs.retrain(d, QUICK, pd.Series(dtype=float)), ValueError, "lacks latent_dim"),
+        (
+            lambda t, d: tradeoffs.retrain(d, QUICK, t[t["experiment"] == "vae_elbo"].iloc[0]),
+            ValueError,
+            "vae_elbo",
+        ),
+        (lambda t, d: tradeoffs.retrain(QUICK, d, t.iloc[0]), TypeError, "retrain\\(ds, cfg, row\\)"),
+        (lambda t, d: tradeoffs.retrain(d, QUICK, t.iloc[:3]), TypeError, "one trial"),
+        (lambda t, d: results.split_seed(pareto.STUDY, "quick"), TypeError, "config.preset"),
         (lambda t, d: fronts.pareto_mask(t, ["val_mse"]), ValueError, "two objectives or more"),
         (lambda t, d: fronts.pareto_mask(t, ["val_mse", "accuracy"]), KeyError, "Unknown objective"),
         (lambda t, d: fronts.Scale(1.0, 1.0), ValueError, "must differ"),
