@@ -2,7 +2,7 @@
 #   make book   execute every notebook (PRESET=workshop, SEED=0) into build/, figures into figures/
 #   make test   run the whole test suite
 #   make lab    open JupyterLab on notebooks/
-#   make bench  print the speed figures (benchmarks/)
+#   make bench  print the speed and memory figures (benchmarks/)
 #   make solutions  execute the worked solutions (solutions/) into build/solutions/
 #   make check  the attendees' setup check, before a workshop
 #   make warm   run every search of the workshop preset into runs/, so search cells resume in seconds
@@ -88,6 +88,7 @@ bench: setup-dev
 	$(BIN)/python benchmarks/training_speed.py
 	$(BIN)/python benchmarks/panel_browser.py
 	$(BIN)/python benchmarks/tuning_overhead.py
+	$(BIN)/python benchmarks/memory_per_trial.py
 	$(BIN)/python benchmarks/acquisition.py
 	$(BIN)/python benchmarks/notebook_times.py --preset $(PRESET) --warm
 

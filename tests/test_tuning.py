@@ -372,3 +372,45 @@ def test_a_search_whose_every_trial_failed_has_no_best_yet():
     assert list(curve["epochs_consumed"]) == [2, 3] and np.isinf(curve["best"]).all()
     with pytest.raises(KeyError, match="the book's objectives"):
         tuning.best_so_far(frame, "val_accuracy")
+
+
+def test_a_search_in_recycled_worker_processes_trains_the_same_trials(ds, tmp_path):
+    hm = DenseAutoencoderHyperModel(ds.n_features, patience=None, seed=0)
+    here = tuning.make_tuner("random", hm, max_trials=5, directory=tmp_path, project_name="here")
+    in_process = tuning.search(here, ds, epochs=1, labels=False)
+    away = tuning.make_tuner("random", hm, max_trials=5, directory=tmp_path, project_name="away")
+    workers = tuning.recycled.run(away.lab_made, ds, epochs=1, labels=False, trials_per_process=2)
+    assert workers == 3  # 2 + 2 + 1 trials, each share in a fresh process
+    away.reload()
+    recycled = tuning.trials_frame(away)
+    settings = ["num_layers", "units_1", "activation", "learning_rate", "batch_size"]
+    assert (recycled["status"] == "COMPLETED").all() and len(recycled) == 5
+    pd.testing.assert_frame_equal(recycled[settings], in_process[settings])
+    # search(..., trials_per_process=N) is the same, and a finished search needs one worker only
+    again = tuning.search(away, ds, epochs=1, labels=False, trials_per_process=2)
+    assert len(again) == 5
+
+
+def test_recycling_needs_a_tuner_it_can_make_again_and_a_share_of_at_least_one(ds, tmp_path):
+    hm = DenseAutoencoderHyperModel(ds.n_features, patience=None, seed=0)
+    tuner = tuning.make_tuner("random", hm, max_trials=2, directory=tmp_path, project_name="t")
+    with pytest.raises(ValueError, match="trials_per_process"):
+        tuning.search(tuner, ds, epochs=1, trials_per_process=0)
+    plain = kt.RandomSearch(hm, objective=kt.Objective("val_mse", "min"), max_trials=1, directory=tmp_path)
+    with pytest.raises(TypeError, match="made by make_tuner"):
+        tuning.search(plain, ds, epochs=1, trials_per_process=2)
+
+
+def test_an_interrupted_recycled_search_leaves_no_worker_training(ds, tmp_path, monkeypatch):
+    hm = DenseAutoencoderHyperModel(ds.n_features, patience=None, seed=0)
+    tuner = tuning.make_tuner("random", hm, max_trials=2, directory=tmp_path, project_name="t")
+    started = []
+
+    def interrupted(worker, queue):  # the kernel is interrupted while the worker trains
+        started.append(worker)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuning.recycled, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.search(tuner, ds, epochs=1, trials_per_process=1)
+    assert len(started) == 1 and not started[0].is_alive()

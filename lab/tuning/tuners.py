@@ -14,6 +14,7 @@ import pandas as pd
 from lab import checks, config
 from lab.data import Dataset
 from lab.hypermodels import objective as make_objective
+from lab.tuning import recycled
 from lab.tuning._keras_tuner import _CLASSES, search_context
 from lab.tuning.state import (
     SIGNATURE,
@@ -150,6 +151,21 @@ def make_tuner(
         **options,
     )
     _agree(folder, "search", signature)
+    # What a worker process needs to make the same tuner again (search(..., trials_per_process=N)).
+    tuner.lab_made = dict(
+        kind=kind,
+        hypermodel=hypermodel,
+        objective=objective,
+        max_trials=max_trials,
+        max_epochs=max_epochs,
+        factor=factor,
+        hyperband_iterations=hyperband_iterations,
+        num_initial_points=options.get("num_initial_points", num_initial_points),
+        directory=str(directory),
+        project_name=project_name,
+        seed=seed,
+        max_consecutive_failed_trials=max_consecutive_failed_trials,
+    )
     return tuner
 
 
@@ -178,7 +194,14 @@ def initial_points(max_trials: int) -> int:
     return max(2, max_trials // 3)
 
 
-def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool = True) -> pd.DataFrame:
+def search(
+    tuner: kt.Tuner,
+    dataset: Dataset,
+    *,
+    epochs: int = 60,
+    labels: bool = True,
+    trials_per_process: int | None = None,
+) -> pd.DataFrame:
     """Run (or resume) a search on the dataset's training and validation splits.
 
     A search resumed on other data (another dataset, split or seed) or with another
@@ -187,12 +210,22 @@ def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool 
     Args:
         epochs: per-trial epochs (Hyperband sets its own per trial).
         labels: pass the labels too, so every trial also reports `val_probe_accuracy`.
+        trials_per_process: None trains every trial in this process. A number runs the search
+            in worker processes instead, each replaced after that many trials, so memory stays
+            flat over a long search (`lab.tuning.recycled`); the tuner must come from
+            `make_tuner`, and is reloaded here when the workers are done.
 
     Returns:
         `trials_frame(tuner)`.
     """
     labels = config.flag(labels, "labels")
     epochs = checks.integer(epochs, "epochs", minimum=1)
+    if trials_per_process is not None:
+        trials_per_process = checks.integer(trials_per_process, "trials_per_process", minimum=1)
+        if getattr(tuner, "lab_made", None) is None:
+            raise TypeError(
+                "trials_per_process needs a tuner made by make_tuner, which workers can make again."
+            )
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a Dataset (data.load_for(cfg)), got {type(dataset).__name__}")
     objective = tuner.oracle.objective
@@ -217,6 +250,12 @@ def search(tuner: kt.Tuner, dataset: Dataset, *, epochs: int = 60, labels: bool 
             "epochs": None if isinstance(tuner, kt.Hyperband) else epochs,
         },
     )
+    if trials_per_process is not None:
+        recycled.run(
+            tuner.lab_made, dataset, epochs=epochs, labels=labels, trials_per_process=trials_per_process
+        )
+        tuner.reload()
+        return trials_frame(tuner)
     with search_context():
         try:
             tuner.search(
