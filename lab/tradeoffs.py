@@ -20,6 +20,10 @@ from lab import checks, evaluate, fronts, pareto, tuning, vocabulary
 from lab.config import RunConfig
 from lab.data import Dataset
 
+# The picks' rules: probe accuracy within this of the front's best (a share: 0.01 is one
+# point); validation MSE within this share of the front's lowest.
+ACCURACY_TOLERANCE = 0.01
+ERROR_TOLERANCE = 0.10
 USES = {
     "best reconstruction": "the lowest validation MSE",
     "small code for a classifier": "the smallest code within `accuracy_tolerance` of the best probe accuracy",
@@ -95,7 +99,10 @@ def _share(value: Any, name: str, top: float) -> float:
 
 
 def picks(
-    pooled: pd.DataFrame, *, accuracy_tolerance: float = 0.01, error_tolerance: float = 0.10
+    pooled: pd.DataFrame,
+    *,
+    accuracy_tolerance: float = ACCURACY_TOLERANCE,
+    error_tolerance: float = ERROR_TOLERANCE,
 ) -> pd.DataFrame:
     """One trial of the front for each of three uses (`USES`), indexed by use:
 
@@ -121,7 +128,7 @@ def picks(
 
 
 def smallest_within(
-    pooled: pd.DataFrame, tolerances: Sequence[float] = (0.1, 0.25, 0.5, 1.0)
+    pooled: pd.DataFrame, tolerances: Sequence[float] = (ERROR_TOLERANCE, 0.25, 0.5, 1.0)
 ) -> pd.DataFrame:
     """What a looser error budget buys in size: for each tolerance (a share of the front's
     lowest validation MSE), the front trial `picks` takes as the small model near the best
