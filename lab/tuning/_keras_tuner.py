@@ -432,3 +432,185 @@ def hyperband_plan(max_epochs: int, factor: int, hyperband_iterations: int = 1) 
     if hyperband_iterations > 1:
         plan = pd.concat([plan.assign(iteration=i) for i in range(hyperband_iterations)], ignore_index=True)
     return plan
+
+
+# -- KerasTuner's distributed mode (lab.tuning.distributed) ---------------------------------------
+
+
+def is_worker(tuner: kt.Tuner) -> bool:
+    """Whether the tuner is a distributed worker, whose oracle is the chief's, over gRPC."""
+    from keras_tuner.src.distribute import oracle_client
+
+    return isinstance(tuner.oracle, oracle_client.OracleClient)
+
+
+def running(oracle: kt.Oracle) -> dict[str, str]:
+    """Which trial each worker is running, by tuner id (a copy, taken under the oracle's lock)."""
+    return _running(oracle)
+
+
+@kt.synchronized
+def _running(oracle):
+    return {tuner_id: trial.trial_id for tuner_id, trial in oracle.ongoing_trials.items()}
+
+
+@kt.synchronized
+def hand_back(oracle: kt.Oracle, tuner_id: str) -> str | None:
+    """Give the trial a lost worker was running to the next worker that asks, and forget the worker.
+
+    KerasTuner keeps a worker's trial RUNNING until that worker, or one with the same id, comes
+    back; the chief also waits for every worker it has seen to be told to stop. Returns the trial
+    handed back, or None when the worker had none.
+    """
+    oracle.tuner_ids.discard(tuner_id)
+    trial = oracle.ongoing_trials.pop(tuner_id, None)
+    if trial is None:
+        return None
+    if trial.status == kt.engine.trial.TrialStatus.RUNNING and trial.trial_id not in oracle._retry_queue:
+        oracle._retry_queue.append(trial.trial_id)
+    oracle.save()
+    return trial.trial_id
+
+
+@kt.synchronized
+def restore_running(oracle: kt.Oracle, ongoing: dict[str, str]) -> list[str]:
+    """After a chief's reload, give each trial that was running back to its worker.
+
+    KerasTuner's reload queues every running trial for a retry, so a worker still training one
+    when the chief was restarted would see a second worker train it too. Here the trial stays
+    its worker's; if that worker is gone, the chief's watch hands it back (`hand_back`).
+    Returns the trials restored.
+    """
+    restored = []
+    for tuner_id, trial_id in ongoing.items():
+        trial = oracle.trials.get(trial_id)
+        if trial is None or trial.status != kt.engine.trial.TrialStatus.RUNNING:
+            continue
+        if trial_id in oracle._retry_queue:
+            oracle._retry_queue.remove(trial_id)
+        oracle.ongoing_trials[tuner_id] = trial
+        oracle.tuner_ids.add(tuner_id)
+        restored.append(trial_id)
+    if restored:
+        oracle.save()
+    return restored
+
+
+@kt.synchronized
+def _forget_retry(oracle, trial_id: str) -> None:
+    """A trial that ended (a late report from a worker thought lost) needs no retry."""
+    trial = oracle.trials.get(trial_id)
+    finished = (kt.engine.trial.TrialStatus.COMPLETED, kt.engine.trial.TrialStatus.FAILED)
+    if trial is not None and trial.status in finished and trial_id in oracle._retry_queue:
+        oracle._retry_queue.remove(trial_id)
+        oracle.save()
+
+
+@kt.synchronized
+def _ended_before(oracle, trial_id: str) -> bool:
+    trial = oracle.trials.get(trial_id)
+    finished = (kt.engine.trial.TrialStatus.COMPLETED, kt.engine.trial.TrialStatus.FAILED)
+    running = any(t.trial_id == trial_id for t in oracle.ongoing_trials.values())
+    return trial is not None and trial.status in finished and not running
+
+
+class _PatientStub:
+    """A worker's gRPC calls, retried while the chief is away (killed, and perhaps restarted).
+
+    KerasTuner's client waits for a chief that is not there yet, but a call in flight when the
+    chief dies fails at once ("connection reset") and the worker crashes with it. Each call is
+    retried every second instead; the worker's watch (`lab.tuning.distributed`) ends it with a
+    message if the chief stays away too long. A repeated end-of-trial report is ignored by the
+    chief (`serve`), so a retry never counts a trial twice.
+    """
+
+    def __init__(self, stub):
+        self._stub = stub
+
+    def __getattr__(self, name):
+        import grpc
+
+        call = getattr(self._stub, name)
+
+        def patient(*args, **kwargs):
+            while True:
+                try:
+                    return call(*args, **kwargs)
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    time.sleep(1.0)
+
+        return patient
+
+
+def patient_worker(tuner: kt.Tuner) -> None:
+    """Make a worker's calls to its chief outlast a chief's restart (`_PatientStub`)."""
+    if not isinstance(tuner.oracle.stub, _PatientStub):
+        tuner.oracle.stub = _PatientStub(tuner.oracle.stub)
+
+
+@kt.synchronized
+def _search_over(oracle) -> bool:
+    return not oracle.ongoing_trials and not oracle.tuner_ids
+
+
+def serve(oracle: kt.Oracle, ip: str, port: int, *, tick, say, poll: float = 0.5) -> None:
+    """Serve the oracle to the workers over gRPC until the search is over; call `tick()` every `poll` s.
+
+    KerasTuner's own server (`oracle_chief.start_server`) binds with SO_REUSEPORT, so a second
+    chief on the same port starts without an error and the workers are shared between two
+    searches; it also checks for the end every 20 s. This one refuses a port in use, says in
+    the log which worker begins and ends which trial (`say`), and ends within `poll` seconds of
+    the last worker being told to stop.
+    """
+    from concurrent import futures
+
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    class Servicer(oracle_chief.OracleServicer):
+        def CreateTrial(self, request, context):  # noqa: N802 (gRPC's names)
+            reply = super().CreateTrial(request, context)
+            trial = oracle.ongoing_trials.get(request.tuner_id)
+            if trial is not None:
+                say(f"{request.tuner_id} runs trial {trial.trial_id}")
+            elif self.stop_triggered:
+                say(f"{request.tuner_id} is told the search is over")
+            return reply
+
+        def EndTrial(self, request, context):  # noqa: N802
+            if _ended_before(oracle, request.trial.trial_id):
+                # A worker repeating a report whose answer was lost with a killed chief.
+                say(f"trial {request.trial.trial_id} had already ended: a repeated report is ignored")
+                return protos.get_service().EndTrialResponse()
+            reply = super().EndTrial(request, context)
+            trial = oracle.trials.get(request.trial.trial_id)
+            if trial is not None:
+                _forget_retry(oracle, trial.trial_id)
+                score = "" if trial.score is None else f", {oracle.objective.name} {trial.score:.5g}"
+                say(f"trial {trial.trial_id} ended: {trial.status}{score}")
+            return reply
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])
+    servicer = Servicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    try:
+        bound = server.add_insecure_port(f"{ip}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise OSError(
+            f"The chief could not listen on {ip}:{port}: the port is in use, or the address is not "
+            "this machine's."
+        )
+    server.start()
+    try:
+        while True:
+            time.sleep(poll)
+            tick()
+            if servicer.stop_triggered and _search_over(oracle):
+                return
+    finally:
+        server.stop(grace=1).wait()

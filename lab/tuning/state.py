@@ -72,13 +72,15 @@ def check_search_folder(folder: Path | str) -> None:
         )
     trial_dirs = sorted(p for p in folder.glob("trial_*") if p.is_dir())
     tuner_file = folder / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
-    if not tuner_file.exists():
+    saved = [tuner_file] if tuner_file.exists() else tuner_files(folder)
+    if not saved:
         if trial_dirs or (folder / "oracle.json").exists():
             raise SearchStateError(
                 _damaged(folder, f"it holds trials but no {tuner_file.name}, the tuner's state")
             )
         return
-    _read_state(tuner_file, ())
+    for path in saved:
+        _read_state(path, ())
     oracle = _read_state(
         folder / "oracle.json", ("start_order", "end_order", "ongoing_trials", "hyperparameters")
     )
@@ -135,11 +137,17 @@ def check_search_folder(folder: Path | str) -> None:
         )
 
 
+def tuner_files(folder: Path) -> list[Path]:
+    """The tuners' own state files in a search folder: `tuner0.json` in one process; `chief.json` and
+    each worker's (`tuner1.json`, ...) in a distributed search."""
+    return sorted(p for p in Path(folder).glob("*.json") if p.stem == "chief" or p.stem.startswith("tuner"))
+
+
 def _check_is_a_search(folder: Path) -> None:
     """Refuse to let overwrite=True delete a folder that holds files but no search."""
     if not folder.is_dir() or not any(folder.iterdir()):
         return
-    marks = [folder / "oracle.json", folder / "tuner0.json", folder / SIGNATURE]
+    marks = [folder / "oracle.json", *tuner_files(folder), folder / SIGNATURE]
     if any(p.exists() for p in marks) or any(folder.glob("trial_*")):
         return
     raise SearchStateError(

@@ -14,7 +14,7 @@ import pandas as pd
 from lab import checks, config
 from lab.data import Dataset
 from lab.hypermodels import objective as make_objective
-from lab.tuning import recycled
+from lab.tuning import distributed, recycled
 from lab.tuning._keras_tuner import _CLASSES, search_context
 from lab.tuning.state import (
     SIGNATURE,
@@ -27,6 +27,7 @@ from lab.tuning.state import (
     _read_state,
     _search_signature,
     check_search_folder,
+    tuner_files,
 )
 from lab.tuning.trials import trials_frame
 
@@ -74,6 +75,13 @@ def make_tuner(
         max_consecutive_failed_trials: stop the search after this many failures in a row.
     """
     overwrite = config.flag(overwrite, "overwrite")  # before anything on disk is touched
+    where = distributed.role()
+    if overwrite and where is not None and not where.is_chief:
+        raise ValueError(
+            f"A worker ({where.tuner_id}) must not overwrite the search: it would delete the trials "
+            "the other workers finished. Start afresh from the chief (overwrite=True there, or "
+            "--overwrite), never from a worker."
+        )
     if not isinstance(kind, str) or kind not in _CLASSES:
         raise ValueError(f"Unknown tuner kind {kind!r}; choose one of {', '.join(KINDS)}.")
     if not isinstance(hypermodel, kt.HyperModel):
@@ -140,6 +148,7 @@ def make_tuner(
             overwrite = True
         else:
             _agree(folder, "search", signature, record=False)
+            _own_tuner_file(folder)
     tuner = _CLASSES[kind](
         hypermodel=hypermodel,
         objective=make_objective(objective),
@@ -167,6 +176,18 @@ def make_tuner(
         max_consecutive_failed_trials=max_consecutive_failed_trials,
     )
     return tuner
+
+
+def _own_tuner_file(folder: Path) -> None:
+    """Let this process reload a search another process's tuner saved (a distributed search's chief).
+
+    KerasTuner reloads a search only when it finds `<tuner id>.json` (`tuner0.json` in one
+    process); its content is empty. A search run by a chief and workers holds `chief.json` and the
+    workers' files instead, so reading its table afterwards would otherwise start a new search.
+    """
+    own = folder / f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
+    if (folder / "oracle.json").exists() and not own.exists() and any(tuner_files(folder)):
+        own.write_text("{}")
 
 
 def _check_objective_reported(hypermodel, objective: str | Sequence[str]) -> None:
@@ -201,7 +222,7 @@ def search(
     epochs: int = 60,
     labels: bool = True,
     trials_per_process: int | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | None:
     """Run (or resume) a search on the dataset's training and validation splits.
 
     A search resumed on other data (another dataset, split or seed) or with another
@@ -215,8 +236,12 @@ def search(
             flat over a long search (`lab.tuning.recycled`); the tuner must come from
             `make_tuner`, and is reloaded here when the workers are done.
 
+    In a distributed search (KerasTuner's environment variables set, `lab.tuning.distributed`),
+    the chief serves the trials to the workers and returns the table once they are done; a
+    worker trains the trials it is handed and returns None (it holds no table).
+
     Returns:
-        `trials_frame(tuner)`.
+        `trials_frame(tuner)`, or None in a distributed search's worker.
     """
     labels = config.flag(labels, "labels")
     epochs = checks.integer(epochs, "epochs", minimum=1)
@@ -228,13 +253,22 @@ def search(
             )
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a Dataset (data.load_for(cfg)), got {type(dataset).__name__}")
+    where = distributed.role()
+    if where is not None and trials_per_process is not None:
+        raise ValueError(
+            "trials_per_process runs a search in worker processes of its own; a distributed search's "
+            "processes are started by you (or python -m lab.search --workers N): drop one of the two."
+        )
+    worker = where is not None and not where.is_chief
+    folder = Path(tuner.project_dir)
+    if worker:
+        distributed.wait_for_chief(where, folder)  # the chief records the data before it listens
     objective = tuner.oracle.objective
     names = [o.name for o in getattr(objective, "objectives", [objective])]
     if "val_probe_accuracy" in names and not labels:
         raise ValueError("The objective val_probe_accuracy needs the labels: call search(..., labels=True).")
-    folder = Path(tuner.project_dir)
     stored = _read_state(folder / SIGNATURE, ()) if (folder / SIGNATURE).exists() else {}
-    if "data" not in stored and tuner.oracle.trials:
+    if "data" not in stored and not worker and tuner.oracle.trials:
         raise SearchStateError(
             f"The search in {folder} holds trials but no record of the data they were trained on, "
             f"so resuming it could mix two searches. {WAYS_OUT}"
@@ -255,6 +289,19 @@ def search(
             tuner.lab_made, dataset, epochs=epochs, labels=labels, trials_per_process=trials_per_process
         )
         tuner.reload()
+        return trials_frame(tuner)
+    if where is not None:
+        fit = dict(
+            x=dataset.x_train,
+            validation_data=dataset.x_val,
+            labels=(dataset.y_train, dataset.y_val) if labels else None,
+            epochs=epochs,
+            verbose=0,
+        )
+        if worker:
+            distributed.run_worker(tuner, where, fit)
+            return None
+        distributed.run_chief(tuner, where, fit)
         return trials_frame(tuner)
     with search_context():
         try:

@@ -1,0 +1,310 @@
+"""The processes of a distributed search, without TensorFlow: roles, ports, the chief's record, a launcher.
+
+`lab.tuning.distributed` runs a chief or a worker inside a process; this module is what the
+processes around it need (`python -m lab.search`), and it imports neither TensorFlow nor
+KerasTuner, so a port in use or a wrong address is answered in a moment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import checks
+
+STATE = "lab_distributed"  # in the search folder: the chief's record, the workers' heartbeats, logs
+WORKER_TIMEOUT = 60.0  # seconds without a heartbeat before a worker's trial is handed back
+CHIEF_TIMEOUT = 120.0  # seconds a worker waits for an unreachable chief before it exits
+BEAT = 1.0  # seconds between a worker's heartbeats
+CHIEF_LOST = 3  # a worker's exit code when its chief stayed unreachable
+
+
+class DistributedSearchError(RuntimeError):
+    """A distributed search that cannot start as asked; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """Who this process is in a distributed search, read from KerasTuner's environment variables."""
+
+    tuner_id: str
+    ip: str
+    port: int
+
+    @property
+    def is_chief(self) -> bool:
+        return "chief" in self.tuner_id  # KerasTuner's own rule
+
+
+def role() -> Role | None:
+    """This process's role, or None when the search is not distributed."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    missing = [v for v in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID") if not os.environ.get(v)]
+    if missing:
+        raise DistributedSearchError(
+            f"KERASTUNER_ORACLE_IP is set but {' and '.join(missing)} not: set all three, or none for a "
+            "search in this process alone (python -m lab.search --help shows the commands)."
+        )
+    port = checks.integer(
+        os.environ["KERASTUNER_ORACLE_PORT"], "KERASTUNER_ORACLE_PORT", minimum=1, maximum=65535
+    )
+    return Role(os.environ["KERASTUNER_TUNER_ID"], os.environ["KERASTUNER_ORACLE_IP"], port)
+
+
+def timeout(name: str, default: float) -> float:
+    """A timeout in seconds from the environment (LAB_WORKER_TIMEOUT, LAB_CHIEF_TIMEOUT), checked."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return checks.number(value, name, minimum=0.5, maximum=7 * 24 * 3600)
+
+
+def state_dir(folder: Path | str) -> Path:
+    return Path(folder) / STATE
+
+
+def check_port_free(ip: str, port: int) -> None:
+    """Refuse, in words, a port another process listens on (a chief of another search, say)."""
+    probe = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM)
+    # SO_REUSEADDR: a chief restarted on its port while the old connections wait out their TIME_WAIT
+    # may bind; a socket still listening there (another chief) is refused all the same.
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((ip, port))
+    except OSError as exc:
+        if exc.errno == 98:  # EADDRINUSE
+            raise DistributedSearchError(
+                f"Port {port} on {ip} is in use, perhaps by the chief of another search: a second chief "
+                "there would share its workers. Choose another port (--port), or end the other search."
+            ) from None
+        raise DistributedSearchError(
+            f"The chief cannot listen on {ip}:{port} ({exc.strerror}): give this machine's own address "
+            "(127.0.0.1 for a search on this machine, its private-network address for several machines)."
+        ) from None
+    finally:
+        probe.close()
+
+
+def reachable(ip: str, port: int, wait: float = 1.0) -> bool:
+    """Whether something accepts connections at ip:port."""
+    try:
+        with socket.create_connection((ip, port), timeout=wait):
+            return True
+    except OSError:
+        return False
+
+
+def chief_record(folder: Path | str) -> dict[str, Any] | None:
+    path = state_dir(folder) / "chief.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _now() -> str:
+    return time.strftime("%H:%M:%S")
+
+
+def say(text: str) -> None:
+    print(f"[{_now()}] {text}", flush=True)
+
+
+# -- a chief and N workers on this machine (python -m lab.search --workers N) ---------------------
+
+_OWN = ("--workers", "--gpus", "--restarts", "--overwrite")  # the launcher's own arguments
+
+
+def _child_argv(argv: list[str]) -> list[str]:
+    """The search's arguments without the launcher's own."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        name = item.split("=", 1)[0]
+        if name in _OWN:
+            skip = "=" not in item and name != "--overwrite"
+            continue
+        out.append(item)
+    return out
+
+
+class _Tail:
+    """New lines of a log file, as they are written."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset = path, 0
+
+    def lines(self) -> list[str]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except OSError:
+            return []
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        return chunk[:end].decode(errors="replace").splitlines()
+
+
+def start(role: str, argv: list[str], log: Path, *, tuner_id: str = "tuner0", env: dict | None = None):
+    """Start one process of a search (`python -m lab.search ... --role ROLE`), its output into `log`."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "lab.search", *argv, "--role", role]
+    if role == "worker":
+        command += ["--tuner-id", tuner_id]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # TensorFlow's C++ notices (CPU features, no CUDA) would fill every log.
+            env={"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            start_new_session=True,  # a Ctrl-C in the terminal reaches the launcher, which ends them
+        )
+
+
+def _end(processes) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001 - still running: kill it
+            process.kill()
+            process.wait()
+
+
+def _remove_search(folder: Path) -> None:
+    """--overwrite: delete the old search before any process starts (never a folder that holds no search)."""
+    import shutil
+
+    from lab.tuning.state import _check_is_a_search
+
+    if folder.exists():
+        _check_is_a_search(folder)
+        shutil.rmtree(folder)
+
+
+def launch(argv: list[str], *, folder: Path, args: Any, start_limit: float = 600.0) -> int:
+    """Start a chief and `args.workers` workers on this machine; follow them until the search ends.
+
+    The chief starts first (its port checked, then free), the workers once it listens. The
+    chief's log is echoed here; every log stays in `<folder>/lab_distributed/logs/`. A worker
+    that fails is restarted with its id (KerasTuner hands it back its trial) up to
+    `args.restarts` times; if the chief fails, the workers are ended. Returns an exit code.
+    """
+    try:
+        check_port_free(args.ip, args.port)
+    except DistributedSearchError as exc:
+        print(exc)
+        return 2
+    if args.overwrite:
+        _remove_search(folder)
+    logs = state_dir(folder) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.glob("*.log"):
+        old.unlink()
+    child = _child_argv(argv)
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
+    say(f"starting a chief on {args.ip}:{args.port} and {args.workers} worker(s); logs in {logs}")
+    chief = start("chief", child, logs / "chief.log")
+    tail = _Tail(logs / "chief.log")
+    processes = [chief]
+    workers: dict[str, Any] = {}
+    restarts: dict[str, int] = {}
+    given_up: set[str] = set()
+
+    def echo() -> None:
+        for line in tail.lines():
+            print(line, flush=True)
+
+    def begin(tuner_id: str, index: int):
+        env = {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]} if gpus else {}
+        process = start("worker", child, logs / f"{tuner_id}.log", tuner_id=tuner_id, env=env)
+        processes.append(process)
+        return process
+
+    try:
+        deadline = time.monotonic() + start_limit
+        while not reachable(args.ip, args.port, 0.5):
+            echo()
+            if chief.poll() is not None or time.monotonic() > deadline:
+                echo()
+                say(f"the chief did not start (see {logs / 'chief.log'}): nothing was trained")
+                _end(processes)
+                return 1
+            time.sleep(0.3)
+        for index in range(args.workers):
+            tuner_id = f"tuner{index}"
+            workers[tuner_id] = begin(tuner_id, index)
+            restarts[tuner_id] = 0
+        idle: float | None = None
+        while True:
+            echo()
+            code = chief.poll()
+            if code is not None:
+                echo()
+                if code != 0:
+                    say(
+                        f"the chief stopped (exit code {code}; see {logs / 'chief.log'}): ending the "
+                        "workers. Run the same command again to resume the search."
+                    )
+                    _end(processes)
+                    return 1
+                _end_workers(workers, logs)
+                return 0
+            for index, (tuner_id, process) in enumerate(list(workers.items())):
+                code = process.poll()
+                if code in (None, 0) or tuner_id in given_up:
+                    continue
+                if restarts[tuner_id] < args.restarts:
+                    restarts[tuner_id] += 1
+                    say(
+                        f"{tuner_id} stopped (exit code {code}; see {logs / (tuner_id + '.log')}): "
+                        f"starting it again ({restarts[tuner_id]} of {args.restarts} restarts); it takes "
+                        "its trial back"
+                    )
+                    workers[tuner_id] = begin(tuner_id, index)
+                else:
+                    say(f"{tuner_id} stopped (exit code {code}) and is not restarted again")
+                    given_up.add(tuner_id)
+            if any(p.poll() is None for p in workers.values()):
+                idle = None
+            else:
+                idle = idle or time.monotonic()
+                if time.monotonic() - idle > 30:  # the chief waits for a trial no worker is left to run
+                    say(
+                        "no worker is left and the chief has not ended: ending it. Run the same command "
+                        "again to resume the search."
+                    )
+                    _end(processes)
+                    return 1
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        say("interrupted: ending the chief and the workers. Run the same command again to resume the search.")
+        _end(processes)
+        return 130
+
+
+def _end_workers(workers: dict[str, Any], logs: Path, wait: float = 30.0) -> None:
+    """After the chief's end, give the workers a moment to exit on their own, then end them."""
+    deadline = time.monotonic() + wait
+    for tuner_id, process in workers.items():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001
+            say(f"{tuner_id} did not exit after the search ended: ending it (see {logs / tuner_id}.log)")
+            _end([process])

@@ -1,0 +1,200 @@
+"""One search from the command line: in this process, as a distributed chief or worker, or both here.
+
+    # a chief and two workers on this machine; logs in the search folder; ends when the search does
+    python -m lab.search --kind bayesian --trials 12 --workers 2
+
+    # the same by hand, one command per terminal (or per machine: --ip is the chief's address)
+    python -m lab.search --kind bayesian --trials 12 --role chief  --ip 10.0.0.5 --port 8470
+    python -m lab.search --kind bayesian --trials 12 --role worker --ip 10.0.0.5 --port 8470 --tuner-id tuner0
+    python -m lab.search --kind bayesian --trials 12 --role worker --ip 10.0.0.5 --port 8470 --tuner-id tuner1
+
+    # the trials table of a search, once it is over (or while it runs, from the files)
+    python -m lab.search --kind bayesian --trials 12 --table
+
+Every process of one search takes the same search arguments (kind, model, preset, trials,
+epochs, seed, directory, project name) and the same search folder: on several machines the
+folder must be shared (NFS, say). One worker per GPU: `--gpus 0,1` with `--workers 2` gives
+each worker its own (CUDA_VISIBLE_DEVICES); by hand, set CUDA_VISIBLE_DEVICES per worker.
+The chief's port has no authentication: keep it on loopback or a private network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lab import cluster, config
+
+MODELS = ("dense", "vae", "timed")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lab.search",
+        description=__doc__.split("\n", 1)[0],
+        epilog="Examples and the traps this command avoids: notebooks/11_distributed_search.ipynb.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = p.add_argument_group("the search (the same in every process of one search)")
+    what.add_argument("--kind", default="random", choices=("random", "bayesian", "hyperband", "grid"))
+    what.add_argument("--model", default="dense", choices=MODELS, help="timed: trials of a known cost")
+    what.add_argument("--preset", default="workshop", choices=config.PRESETS)
+    what.add_argument("--seed", default=0, type=int)
+    what.add_argument("--trials", type=int, help="most trials (default: the preset's search_trials)")
+    what.add_argument("--epochs", type=int, help="epochs per trial (default: the preset's search_epochs)")
+    what.add_argument("--trial-seconds", default=2.0, type=float, help="--model timed: each trial's cost")
+    what.add_argument(
+        "--work", default="sleep", choices=("sleep", "cpu"), help="--model timed: wait or compute"
+    )
+    what.add_argument("--directory", default=str(config.RUNS_DIR / "distributed"))
+    what.add_argument("--project-name", help="default: <kind>_<model>")
+    what.add_argument("--overwrite", action="store_true", help="start afresh (never in a worker)")
+    who = p.add_argument_group("processes")
+    who.add_argument("--workers", type=int, help="start a chief and this many workers on this machine")
+    who.add_argument("--role", choices=("chief", "worker"), help="run one process of a distributed search")
+    who.add_argument(
+        "--ip", default="127.0.0.1", help="the chief's address (default 127.0.0.1: this machine)"
+    )
+    who.add_argument("--port", default=8470, type=int)
+    who.add_argument(
+        "--tuner-id", default="tuner0", help="a worker's id: tuner0, tuner1, ... (one per worker)"
+    )
+    who.add_argument("--gpus", help="with --workers: GPUs to share out, one per worker, such as 0,1")
+    who.add_argument("--restarts", default=2, type=int, help="with --workers: restarts per failed worker")
+    who.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=cluster.WORKER_TIMEOUT,
+        help="seconds without a worker's heartbeat before the chief hands its trial to another",
+    )
+    who.add_argument(
+        "--chief-timeout",
+        type=float,
+        default=cluster.CHIEF_TIMEOUT,
+        help="seconds a worker waits for an unreachable chief before it exits",
+    )
+    p.add_argument("--table", action="store_true", help="print the trials table of the search and stop")
+    return p
+
+
+def project_name(args: argparse.Namespace) -> str:
+    return args.project_name or f"{args.kind}_{args.model}"
+
+
+def check(args: argparse.Namespace) -> None:
+    """Refuse a bad combination in words, before TensorFlow is imported."""
+    from lab import checks
+
+    if args.workers is not None and args.role is not None:
+        raise SystemExit("Give --workers N (a chief and N workers here) or --role, not both.")
+    if args.workers is not None:
+        args.workers = checks.integer(args.workers, "--workers", minimum=1, maximum=64)
+    if args.overwrite and args.role == "worker":
+        raise SystemExit(
+            "A worker must not --overwrite: it would delete the trials the other workers finished. "
+            "Start afresh from the chief (or with --workers N --overwrite)."
+        )
+    if args.table and (args.role or args.workers or args.overwrite):
+        raise SystemExit("--table reads a search's folder: give it without --role, --workers or --overwrite.")
+    if args.role == "worker" and "chief" in args.tuner_id:
+        raise SystemExit(
+            f"--tuner-id {args.tuner_id!r} names a chief (KerasTuner's rule): use tuner0, tuner1, ..."
+        )
+    checks.integer(args.port, "--port", minimum=1, maximum=65535)
+    checks.number(args.worker_timeout, "--worker-timeout", minimum=0.5)
+    checks.number(args.chief_timeout, "--chief-timeout", minimum=0.5)
+    if args.ip in ("0.0.0.0", "::"):
+        print(
+            "Warning: the chief listens on every network of this machine, and its port has no "
+            "authentication. Keep it behind a firewall or on a private network.",
+            file=sys.stderr,
+        )
+
+
+def run(args: argparse.Namespace):
+    """Make the tuner and run (or resume) its search in this process; the table, or None in a worker."""
+    from lab import data, hypermodels, tuning
+
+    cfg = config.preset(args.preset, seed=args.seed)
+    dataset = data.load_for(cfg)
+    if args.model == "timed":
+        model = hypermodels.TimedHyperModel(dataset.n_features, args.trial_seconds, work=args.work)
+        objective = "val_mse"
+    elif args.model == "vae":
+        model = hypermodels.VAEHyperModel(dataset.n_features, patience=cfg.search_patience, seed=cfg.seed)
+        objective = "val_neg_elbo"
+    else:
+        model = hypermodels.DenseAutoencoderHyperModel(
+            dataset.n_features,
+            fixed={"latent_dim": cfg.latent_dim},
+            patience=cfg.search_patience,
+            seed=cfg.seed,
+        )
+        objective = "val_mse"
+    trials = cfg.search_trials if args.trials is None else args.trials
+    epochs = cfg.search_epochs if args.epochs is None else args.epochs
+    tuner = tuning.make_tuner(
+        args.kind,
+        model,
+        objective=objective,
+        max_trials=trials,
+        max_epochs=epochs,
+        factor=cfg.hyperband_factor,
+        directory=args.directory,
+        project_name=project_name(args),
+        overwrite=args.overwrite,
+        seed=cfg.seed,
+    )
+    if args.table:
+        return tuning.trials_frame(tuner)
+    return tuning.search(tuner, dataset, epochs=epochs, labels=args.model != "timed")
+
+
+def show(frame, folder: Path) -> None:
+    """Print the table's main columns, and where it is kept."""
+    import pandas as pd
+
+    columns = [c for c in frame.columns if c not in ("history", "message", "initial_epoch", "budget")]
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(frame[columns].to_string(index=False))
+    print(f"\nThe trials are in {folder}; this table is saved as {folder / cluster.STATE / 'trials.csv'}.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    check(args)
+    folder = Path(args.directory) / project_name(args)
+    if args.workers is not None:
+        return cluster.launch(argv, folder=folder, args=args)
+    if args.role is not None:
+        if args.role == "chief":
+            try:
+                cluster.check_port_free(args.ip, args.port)  # in a moment, before TensorFlow is imported
+            except cluster.DistributedSearchError as exc:
+                print(exc, file=sys.stderr)
+                return 2
+        os.environ.update(
+            KERASTUNER_TUNER_ID="chief" if args.role == "chief" else args.tuner_id,
+            KERASTUNER_ORACLE_IP=args.ip,
+            KERASTUNER_ORACLE_PORT=str(args.port),
+            LAB_WORKER_TIMEOUT=str(args.worker_timeout),
+            LAB_CHIEF_TIMEOUT=str(args.chief_timeout),
+        )
+    try:
+        frame = run(args)
+    except cluster.DistributedSearchError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if frame is not None:
+        (folder / cluster.STATE).mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / cluster.STATE / "trials.csv", index=False)
+        show(frame, folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
