@@ -13,9 +13,12 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab import checks
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATE = "lab_distributed"  # in the search folder: the chief's record, the workers' heartbeats, logs
 WORKER_TIMEOUT = 60.0  # seconds without a heartbeat before a worker's trial is handed back
@@ -154,13 +157,18 @@ class _Tail:
         return chunk[:end].decode(errors="replace").splitlines()
 
 
-def start(role: str, argv: list[str], log: Path, *, tuner_id: str = "tuner0", env: dict | None = None):
-    """Start one process of a search (`python -m lab.search ... --role ROLE`), its output into `log`."""
+def start(role: str | None, argv: list[str], log: Path, *, tuner_id: str = "tuner0", env: dict | None = None):
+    """Start one process of a search (`python -m lab.search ... --role ROLE`), its output into `log`.
+
+    `role` None starts a peer of a shared Optuna study (`--tuner-id` only).
+    """
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "lab.search", *argv, "--role", role]
-    if role == "worker":
+    command = [sys.executable, "-m", "lab.search", *argv]
+    if role is not None:
+        command += ["--role", role]
+    if role != "chief":
         command += ["--tuner-id", tuner_id]
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -308,3 +316,103 @@ def _end_workers(workers: dict[str, Any], logs: Path, wait: float = 30.0) -> Non
         except Exception:  # noqa: BLE001
             say(f"{tuner_id} did not exit after the search ended: ending it (see {logs / tuner_id}.log)")
             _end([process])
+
+
+def launch_peers(argv: list[str], *, folder: Path, args: Any) -> int:
+    """Start `args.workers` processes on one shared Optuna study (`--engine optuna --workers N`); wait.
+
+    There is no chief: each process asks the study's storage for trials. A process that fails is
+    started again (up to `args.restarts` times); the trial it was running is found stale by the
+    first process to start a trial after the grace period, and tried again. Returns an exit code.
+    """
+    if args.overwrite and not args.storage:
+        (folder / "study.db").unlink(missing_ok=True)
+    logs = folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.glob("*.log"):
+        old.unlink()
+    (folder / "trials.csv").unlink(missing_ok=True)
+    child = _child_argv(argv)
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
+    say(f"starting {args.workers} process(es) on one Optuna study; logs in {logs}")
+
+    def begin(index: int):
+        env = {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]} if gpus else {}
+        return start(None, child, logs / f"tuner{index}.log", tuner_id=f"tuner{index}", env=env)
+
+    peers = {index: begin(index) for index in range(args.workers)}
+    tails = {index: _Tail(logs / f"tuner{index}.log") for index in peers}
+    restarts = dict.fromkeys(peers, 0)
+    failed: set[int] = set()
+    try:
+        while True:
+            for tail in tails.values():
+                for line in tail.lines():
+                    if line.startswith("["):  # the processes' own notices, not their tables
+                        print(line, flush=True)
+            for index, process in list(peers.items()):
+                code = process.poll()
+                if code in (None, 0) or index in failed:
+                    continue
+                if restarts[index] < args.restarts:
+                    restarts[index] += 1
+                    say(
+                        f"tuner{index} stopped (exit code {code}; see {logs}/tuner{index}.log): "
+                        "starting it again"
+                    )
+                    peers[index] = begin(index)
+                else:
+                    say(f"tuner{index} stopped (exit code {code}) and is not restarted again")
+                    failed.add(index)
+            if all(p.poll() is not None for p in peers.values()):
+                break
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        say("interrupted: ending the processes. Run the same command again to resume the study.")
+        _end(list(peers.values()))
+        return 130
+    if failed:
+        say("the study did not finish: run the same command again to resume it.")
+        return 1
+    import pandas as pd
+
+    # Read from the study itself: each process saved the table as it saw it when it ended.
+    table = study_table(load_study(args.storage or folder / "study.db", args.project_name or folder.name))
+    table.to_csv(folder / "trials.csv", index=False)
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(table.to_string(index=False))
+    print(
+        f"\nThe study is in {args.storage or folder / 'study.db'}; this table is saved as "
+        f"{folder / 'trials.csv'}."
+    )
+    return 0
+
+
+def study_table(study) -> pd.DataFrame:
+    """One row per trial of a shared Optuna study: state, setting, score, process, and what it retried."""
+    import pandas as pd
+
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        rows.append(
+            dict(
+                trial=trial.number,
+                state=trial.state.name,
+                **trial.params,
+                val_mse=trial.value,
+                worker=trial.user_attrs.get("worker"),
+                seconds=trial.user_attrs.get("seconds"),
+                retry_of=trial.system_attrs.get("failed_trial"),
+                started=trial.datetime_start,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def load_study(where: str | Path, name: str):
+    """A shared study, opened to be read (`--engine optuna`): a SQLite path or a database URL."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = str(where) if "://" in str(where) else f"sqlite:///{Path(where).expanduser().resolve()}"
+    return optuna.load_study(study_name=name, storage=url)

@@ -526,6 +526,12 @@ class TimedHyperModel(kt.HyperModel):
         hp.Choice("units", [16, 32, 64, 128])
         return hp
 
+    def hyperparameters(self, **values: Any) -> kt.HyperParameters:
+        """The space with these values set (an Optuna trial's setting, `lab.tuning.with_optuna`)."""
+        hp = self.declare()
+        hp.values.update(values)
+        return hp
+
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         self.declare(hp)
         inputs = keras.Input((self.input_dim,))

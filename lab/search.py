@@ -39,7 +39,15 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_argument_group("the search (the same in every process of one search)")
-    what.add_argument("--kind", default="random", choices=("random", "bayesian", "hyperband", "grid"))
+    what.add_argument(
+        "--engine",
+        default="keras-tuner",
+        choices=("keras-tuner", "optuna"),
+        help="optuna: TPE with pruning, processes sharing one study in a database (no chief)",
+    )
+    what.add_argument(
+        "--kind", choices=("random", "bayesian", "hyperband", "grid"), help="KerasTuner's (default random)"
+    )
     what.add_argument("--model", default="dense", choices=MODELS, help="timed: trials of a known cost")
     what.add_argument("--preset", default="workshop", choices=config.PRESETS)
     what.add_argument("--seed", default=0, type=int)
@@ -52,6 +60,11 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--directory", default=str(config.RUNS_DIR / "distributed"))
     what.add_argument("--project-name", help="default: <kind>_<model>")
     what.add_argument("--overwrite", action="store_true", help="start afresh (never in a worker)")
+    what.add_argument(
+        "--storage",
+        help="--engine optuna: the study's SQLite file (default <directory>/<project-name>/study.db) or a "
+        "database URL such as postgresql://user@host/db for several machines",
+    )
     who = p.add_argument_group("processes")
     who.add_argument("--workers", type=int, help="start a chief and this many workers on this machine")
     who.add_argument("--role", choices=("chief", "worker"), help="run one process of a distributed search")
@@ -81,13 +94,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def project_name(args: argparse.Namespace) -> str:
-    return args.project_name or f"{args.kind}_{args.model}"
+    kind = "tpe" if args.engine == "optuna" else args.kind
+    return args.project_name or f"{kind}_{args.model}"
 
 
 def check(args: argparse.Namespace) -> None:
     """Refuse a bad combination in words, before TensorFlow is imported."""
     from lab import checks
 
+    if args.engine == "optuna":
+        if args.role is not None:
+            raise SystemExit(
+                "An Optuna study has no chief: every process is a peer of the same storage. Drop --role; "
+                "give each process started by hand its own --tuner-id (tuner0, tuner1, ...)."
+            )
+        if args.kind is not None:
+            raise SystemExit("--kind is KerasTuner's: an Optuna study here samples with TPE.")
+    elif args.storage is not None:
+        raise SystemExit(
+            "--storage is for --engine optuna; a KerasTuner search keeps its state in its folder."
+        )
     if args.workers is not None and args.role is not None:
         raise SystemExit("Give --workers N (a chief and N workers here) or --role, not both.")
     if args.workers is not None:
@@ -114,12 +140,16 @@ def check(args: argparse.Namespace) -> None:
         )
 
 
-def run(args: argparse.Namespace):
-    """Make the tuner and run (or resume) its search in this process; the table, or None in a worker."""
-    from lab import data, hypermodels, tuning
+def worker_number(tuner_id: str) -> int:
+    digits = tuner_id.removeprefix("tuner")
+    if not digits.isdigit():
+        raise SystemExit(f"--tuner-id must be tuner0, tuner1, ..., got {tuner_id!r}.")
+    return int(digits)
 
-    cfg = config.preset(args.preset, seed=args.seed)
-    dataset = data.load_for(cfg)
+
+def _model(args: argparse.Namespace, cfg, dataset):
+    from lab import hypermodels
+
     if args.model == "timed":
         model = hypermodels.TimedHyperModel(dataset.n_features, args.trial_seconds, work=args.work)
         objective = "val_mse"
@@ -134,6 +164,16 @@ def run(args: argparse.Namespace):
             seed=cfg.seed,
         )
         objective = "val_mse"
+    return model, objective
+
+
+def run(args: argparse.Namespace):
+    """Make the tuner and run (or resume) its search in this process; the table, or None in a worker."""
+    from lab import data, tuning
+
+    cfg = config.preset(args.preset, seed=args.seed)
+    dataset = data.load_for(cfg)
+    model, objective = _model(args, cfg, dataset)
     trials = cfg.search_trials if args.trials is None else args.trials
     epochs = cfg.search_epochs if args.epochs is None else args.epochs
     tuner = tuning.make_tuner(
@@ -153,21 +193,59 @@ def run(args: argparse.Namespace):
     return tuning.search(tuner, dataset, epochs=epochs, labels=args.model != "timed")
 
 
-def show(frame, folder: Path) -> None:
+def run_optuna(args: argparse.Namespace, folder: Path):
+    """This process's share of a shared Optuna study; the study's table so far."""
+    from lab import data
+    from lab.tuning import shared_study
+
+    cfg = config.preset(args.preset, seed=args.seed)
+    dataset = data.load_for(cfg)
+    model, objective = _model(args, cfg, dataset)
+    if objective != "val_mse":
+        raise SystemExit(
+            "--engine optuna searches the dense autoencoder or timed trials (val_mse): use --model dense."
+        )
+    epochs = cfg.search_epochs if args.epochs is None else args.epochs
+    where = args.storage or folder / "study.db"
+    if args.overwrite and "://" not in str(where):
+        Path(where).unlink(missing_ok=True)
+    worker = worker_number(args.tuner_id)
+    study = shared_study.open_study(
+        where, project_name(args), model, epochs=epochs, seed=cfg.seed, worker=worker
+    )
+    if args.table:
+        return shared_study.table(study)
+    trials = cfg.search_trials if args.trials is None else args.trials
+    cluster.say(f"{args.tuner_id} joins the study {project_name(args)!r} in {where}")
+    ran = shared_study.work(study, model, dataset, trials=trials, epochs=epochs, worker=worker)
+    cluster.say(f"{args.tuner_id}: the study holds {trials} finished trials; this process ran {ran}")
+    return shared_study.table(study)
+
+
+def show(frame, folder: Path, saved: Path) -> None:
     """Print the table's main columns, and where it is kept."""
     import pandas as pd
 
     columns = [c for c in frame.columns if c not in ("history", "message", "initial_epoch", "budget")]
     with pd.option_context("display.width", 160, "display.max_columns", 30):
         print(frame[columns].to_string(index=False))
-    print(f"\nThe trials are in {folder}; this table is saved as {folder / cluster.STATE / 'trials.csv'}.")
+    print(f"\nThe trials are in {folder}; this table is saved as {saved}.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     check(args)
+    args.kind = args.kind or "random"
     folder = Path(args.directory) / project_name(args)
+    if args.engine == "optuna":
+        if args.workers is not None:
+            return cluster.launch_peers(argv, folder=folder, args=args)
+        frame = run_optuna(args, folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(folder / "trials.csv", index=False)
+        show(frame, folder, folder / "trials.csv")
+        return 0
     if args.workers is not None:
         return cluster.launch(argv, folder=folder, args=args)
     if args.role is not None:
@@ -192,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if frame is not None:
         (folder / cluster.STATE).mkdir(parents=True, exist_ok=True)
         frame.to_csv(folder / cluster.STATE / "trials.csv", index=False)
-        show(frame, folder)
+        show(frame, folder, folder / cluster.STATE / "trials.csv")
     return 0
 
 

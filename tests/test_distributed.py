@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -278,3 +279,63 @@ def test_a_restarted_chief_trains_no_trial_twice_and_a_dead_chief_ends_its_worke
     runs = pd.Series([r["trial"] for r in timeline(folder)]).value_counts()
     assert (runs == 1).all(), runs  # every trial trained to the end once, none after it had finished
     assert set(run_times(folder).values()) == {1}
+
+
+# -- Optuna: processes sharing one study in a database ---------------------------------------------
+
+
+def test_two_processes_share_one_optuna_study(tmp_path, capfd):
+    folder = tmp_path / "tpe"
+    args = [
+        "--engine",
+        "optuna",
+        *(a for a in command(folder, 1, trials=8, seconds=0.5) if a not in ("--kind", "random")),
+    ]
+    assert search.main([*args, "--workers", "2"]) == 0
+    out = capfd.readouterr().out
+    table = pd.read_csv(folder / "trials.csv")
+    done = table[table["state"] == "COMPLETE"]
+    assert len(done) >= 8, table
+    assert set(done["worker"]) == {0, 1}  # both processes took trials
+    assert not done.duplicated(["learning_rate", "units"]).any()  # each sampled with its own seed
+    assert "tuner0 joins the study" in out and "study.db" in out
+    # An Optuna study has no chief, and refuses KerasTuner's options.
+    with pytest.raises(SystemExit, match="no chief"):
+        search.main([*args, "--role", "chief"])
+    with pytest.raises(SystemExit, match="TPE"):
+        search.main([*args, "--kind", "bayesian"])
+
+
+def test_a_dead_process_s_optuna_trial_is_failed_and_tried_again(tmp_path):
+    """A trial whose heartbeat stopped is marked FAIL by the next process to start a trial, and retried."""
+    import optuna
+
+    from lab import config, data, hypermodels
+    from lab.tuning import shared_study
+
+    ds = data.load_for(config.preset("quick"))
+    model = hypermodels.TimedHyperModel(ds.n_features, 0.0)
+    where = tmp_path / "study.db"
+    options = dict(heartbeat=1, grace=2)
+    study = shared_study.open_study(where, "s", model, epochs=3, **options)
+    warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")  # study.ask() here
+    # A process takes a trial, beats once and dies.
+    lost = study.ask()
+    lost.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+    lost.suggest_categorical("units", [16, 32, 64, 128])
+    study._storage.record_heartbeat(lost._trial_id)
+    time.sleep(3)  # past the grace period
+    again = shared_study.open_study(where, "s", model, epochs=3, worker=1, **options)
+    ran = shared_study.work(again, model, ds, trials=3, epochs=3, worker=1)
+    table = shared_study.table(again).set_index("trial")
+    assert table.loc[lost.number, "state"] == "FAIL"
+    retried = table[table["retry_of"] == lost.number]
+    assert len(retried) == 1 and retried["state"].iloc[0] == "COMPLETE"
+    assert retried["learning_rate"].iloc[0] == pytest.approx(lost.params["learning_rate"])
+    assert ran == 3 and (table["state"] == "COMPLETE").sum() == 3
+    # The same study with other settings is refused in words.
+    with pytest.raises(ValueError, match="made with other settings"):
+        shared_study.open_study(where, "s", model, epochs=5)
+    assert (
+        optuna.load_study(study_name="s", storage=f"sqlite:///{where}").user_attrs["settings"]["epochs"] == 3
+    )
