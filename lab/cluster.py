@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,55 @@ def reachable(ip: str, port: int, wait: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def free_port(ip: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the system's choice)."""
+    with socket.socket() as probe:
+        probe.bind((ip, 0))
+        return probe.getsockname()[1]
+
+
+def heartbeat(folder: Path | str, tuner_id: str) -> dict[str, Any]:
+    """A worker's last heartbeat (`beat`, `pid`, `trial` in hand), or {} before its first."""
+    try:
+        return json.loads((state_dir(folder) / "workers" / f"{tuner_id}.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_until(condition, limit: float, what: str, *, process=None, log: Path | None = None):
+    """Wait (bounded) for `condition()` to be true; fail in words if `process` ends first."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"the process ended (exit code {process.returncode}) before {what}{_tail(log)}"
+            )
+        time.sleep(0.2)
+    raise TimeoutError(f"not within {limit:g} s: {what}{_tail(log)}")
+
+
+def _tail(log: Path | None, lines: int = 15) -> str:
+    return f"; the end of {log}:\n" + "\n".join(read_log(log).splitlines()[-lines:]) if log else ""
+
+
+def read_log(path: Path | str) -> str:
+    """A process's log, without TensorFlow's start-up notices."""
+    noise = (
+        "WARNING: All log messages before absl",
+        "cudart_stub",
+        "cpu_feature_guard",
+        "To enable the following",
+    )
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(line for line in text.splitlines() if not any(n in line for n in noise))
 
 
 def chief_record(folder: Path | str) -> dict[str, Any] | None:
@@ -195,7 +245,7 @@ def _end(processes) -> None:
             process.wait()
 
 
-def _remove_search(folder: Path) -> None:
+def remove_search(folder: Path) -> None:
     """--overwrite: delete the old search before any process starts (never a folder that holds no search)."""
     import shutil
 
@@ -220,7 +270,7 @@ def launch(argv: list[str], *, folder: Path, args: Any, start_limit: float = 600
         print(exc)
         return 2
     if args.overwrite:
-        _remove_search(folder)
+        remove_search(folder)
     logs = state_dir(folder) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     for old in logs.glob("*.log"):
@@ -416,3 +466,64 @@ def load_study(where: str | Path, name: str):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = str(where) if "://" in str(where) else f"sqlite:///{Path(where).expanduser().resolve()}"
     return optuna.load_study(study_name=name, storage=url)
+
+
+# -- reading a distributed search's timeline (notebook 11, benchmarks/distributed_search.py) ----------
+
+TIMELINE = "trials.jsonl"  # in lab_distributed/: one line per trial a worker ran to its end
+
+
+def timeline(folder: Path | str) -> pd.DataFrame:
+    """Who trained which trial when: one row per trial a worker finished (`worker`, `trial`, `begin`,
+    `end`, in seconds from the first trial's start, `seconds`), and `fit_seconds`, the training
+    alone (from the trial's record, when the book's tuner kept one)."""
+    import pandas as pd
+
+    folder = Path(folder)
+    path = state_dir(folder) / TIMELINE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: no worker of a distributed search has finished a trial in {folder}."
+        )
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    frame = pd.DataFrame(rows).rename(columns={"tuner": "worker"})
+    start = frame["begin"].min()
+    frame["begin"], frame["end"] = frame["begin"] - start, frame["end"] - start
+    frame["seconds"] = frame["end"] - frame["begin"]
+    fits = []
+    for trial in frame["trial"]:
+        record = folder / f"trial_{trial}" / "lab_fit.json"
+        try:
+            fits.append(float(json.loads(record.read_text()).get("seconds")))
+        except (OSError, ValueError, TypeError):
+            fits.append(float("nan"))
+    frame["fit_seconds"] = fits
+    frame = frame.sort_values("begin").reset_index(drop=True)
+    frame.attrs["start"] = start  # the first trial's start, in seconds since the epoch (time.time())
+    return frame
+
+
+def pace(line: pd.DataFrame) -> dict[str, float]:
+    """How a distributed search spent its time, from `timeline(folder)`.
+
+    `span`: first trial's start to last trial's end; `training`: the trials' fits added up;
+    `gap`: the median time between a worker's trials (asking the chief for the next, which
+    builds nothing); `overhead_per_trial`: the workers' time that was not training, per trial
+    (`(workers * span - training) / trials`: asking, building, saving, reporting, and waiting
+    at the end for the last trial).
+    """
+    workers, trials = line["worker"].nunique(), len(line)
+    span = float(line["end"].max() - line["begin"].min())
+    training = float(line["fit_seconds"].sum()) if line["fit_seconds"].notna().all() else float("nan")
+    gaps = []
+    for _, own in line.sort_values("begin").groupby("worker"):
+        gaps += list(own["begin"].to_numpy()[1:] - own["end"].to_numpy()[:-1])
+    gap = statistics.median(gaps) if gaps else float("nan")
+    return dict(
+        workers=workers,
+        trials=trials,
+        span=span,
+        training=training,
+        gap=gap,
+        overhead_per_trial=(workers * span - training) / trials,
+    )

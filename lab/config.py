@@ -86,6 +86,10 @@ class RunConfig:
     pareto_vae_trials: int = 24
     pareto_seeds: int = 5
     few_label_fraction: float = 0.05
+    # Notebook 11, a search spread over processes: trials per search, and the cost of one trial
+    # of known cost (`TimedHyperModel`, which waits instead of training).
+    distributed_trials: int = 8
+    timed_trial_seconds: float = 2.0
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -126,6 +130,8 @@ _PRESETS: dict[str, dict[str, object]] = {
         pareto_trials=4,
         pareto_vae_trials=3,
         pareto_seeds=2,
+        distributed_trials=4,
+        timed_trial_seconds=0.5,
         search_epochs=3,
         race_epochs=3,
         search_patience=1,
@@ -153,6 +159,7 @@ _PRESETS: dict[str, dict[str, object]] = {
         vae_search_trials=20,
         pareto_trials=100,
         pareto_vae_trials=60,
+        distributed_trials=16,
         search_epochs=60,
         race_epochs=60,
         search_patience=8,
@@ -267,6 +274,8 @@ def validate(settings: dict[str, object]) -> dict[str, object]:
         "pareto_vae_trials": count(2, hint="A front needs at least two trials to compare."),
         "pareto_seeds": count(1, 1000),
         "few_label_fraction": lambda v, n: c.number(v, n, above=0, maximum=1),
+        "distributed_trials": count(2, 1000),
+        "timed_trial_seconds": lambda v, n: c.number(v, n, above=0, maximum=600),
         "max_points": count(20, hint="UMAP needs more points than its 15 neighbours."),
         "figures_dir": lambda v, n: c.folder(v, n, also=_param(n)),
         "runs_dir": lambda v, n: c.folder(v, n, also=_param(n)),

@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     )
     what.add_argument("--model", default="dense", choices=MODELS, help="timed: trials of a known cost")
     what.add_argument("--preset", default="workshop", choices=config.PRESETS)
+    what.add_argument("--dataset", choices=config.DATASETS, help="default: the preset's")
     what.add_argument("--seed", default=0, type=int)
     what.add_argument("--trials", type=int, help="most trials (default: the preset's search_trials)")
     what.add_argument("--epochs", type=int, help="epochs per trial (default: the preset's search_epochs)")
@@ -91,6 +92,22 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--table", action="store_true", help="print the trials table of the search and stop")
     return p
+
+
+def arguments(**settings: object) -> list[str]:
+    """This command's arguments from keywords: `arguments(model="timed", trials=8)` gives
+    `["--model", "timed", "--trials", "8"]`; True gives a bare flag, None and False nothing."""
+    names = {action.dest: action.option_strings[0] for action in parser()._actions if action.option_strings}
+    out: list[str] = []
+    for key, value in settings.items():
+        if key not in names:
+            raise ValueError(
+                f"python -m lab.search has no option for {key!r}; it has {', '.join(sorted(names))}."
+            )
+        if value is None or value is False:
+            continue
+        out += [names[key]] if value is True else [names[key], str(value)]
+    return out
 
 
 def project_name(args: argparse.Namespace) -> str:
@@ -171,7 +188,7 @@ def run(args: argparse.Namespace):
     """Make the tuner and run (or resume) its search in this process; the table, or None in a worker."""
     from lab import data, tuning
 
-    cfg = config.preset(args.preset, seed=args.seed)
+    cfg = config.preset(args.preset, dataset=args.dataset, seed=args.seed)
     dataset = data.load_for(cfg)
     model, objective = _model(args, cfg, dataset)
     trials = cfg.search_trials if args.trials is None else args.trials
@@ -198,7 +215,7 @@ def run_optuna(args: argparse.Namespace, folder: Path):
     from lab import data
     from lab.tuning import shared_study
 
-    cfg = config.preset(args.preset, seed=args.seed)
+    cfg = config.preset(args.preset, dataset=args.dataset, seed=args.seed)
     dataset = data.load_for(cfg)
     model, objective = _model(args, cfg, dataset)
     if objective != "val_mse":

@@ -1,14 +1,54 @@
-"""Every notebook in notebooks/ executed with the quick preset; new notebooks are picked up."""
+"""Every notebook in notebooks/ executed with the quick preset, on digits and on MNIST-shaped images.
+
+MNIST cannot be downloaded here, so the 28x28 run reads a small `mnist.npz` written into a
+temporary Keras home: scikit-learn's digits, each 8x8 image enlarged to 24x24 and framed to
+28x28, in MNIST's uint8 format. Every 28x28 code path of the notebooks runs; nothing is learned
+that MNIST would teach.
+"""
 
 import json
+import os
 
 import nbformat
+import numpy as np
 import pytest
 from nbformat.sign import NotebookNotary
 
 from lab import book
 
 NOTEBOOKS = book.notebooks()
+# On MNIST-shaped images CI runs the notebooks whose code reads the images' shape and loads no
+# committed table (on 28x28 images there is none, and the multi-seed studies are computed: about
+# 2 to 4 minutes a notebook on 2 cores). `make test-mnist` (LAB_MNIST_NOTEBOOKS=all) runs them all.
+MNIST_IN_CI = ("00", "06")
+MNIST_NOTEBOOKS = (
+    NOTEBOOKS
+    if os.environ.get("LAB_MNIST_NOTEBOOKS") == "all"
+    else [p for p in NOTEBOOKS if p.name[:2] in MNIST_IN_CI]
+)
+RUNS = [(p, "digits") for p in NOTEBOOKS] + [(p, "mnist") for p in MNIST_NOTEBOOKS]
+
+
+@pytest.fixture(scope="session")
+def mnist_home(tmp_path_factory):
+    """A Keras home holding an MNIST-shaped `datasets/mnist.npz` (1,500 training and 297 test images)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    big = np.kron(digits.images, np.ones((3, 3)))  # 8x8 -> 24x24
+    images = np.pad(big, ((0, 0), (2, 2), (2, 2)))  # -> 28x28, as MNIST frames its digits
+    images = np.round(images / 16 * 255).astype(np.uint8)
+    labels = digits.target.astype(np.uint8)
+    home = tmp_path_factory.mktemp("keras_home")
+    (home / "datasets").mkdir()
+    np.savez(
+        home / "datasets" / "mnist.npz",
+        x_train=images[:1500],
+        y_train=labels[:1500],
+        x_test=images[1500:],
+        y_test=labels[1500:],
+    )
+    return home
 
 
 def test_the_book_has_notebooks_numbered_without_gaps():
@@ -17,22 +57,33 @@ def test_the_book_has_notebooks_numbered_without_gaps():
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_with_the_quick_preset(path, tmp_path, capfd):
+@pytest.mark.parametrize(
+    "path, dataset", RUNS, ids=[f"{p.name}-{'mnist-shaped' if d == 'mnist' else d}" for p, d in RUNS]
+)
+def test_notebook_runs_with_the_quick_preset(path, dataset, tmp_path, capfd, request, monkeypatch):
     figures = tmp_path / "figures"
+    parameters = {"SEED": "0"}  # a string, as papermill's `-r SEED 0` passes it: converted by the preset
+    if dataset == "mnist":
+        monkeypatch.setenv("KERAS_HOME", str(request.getfixturevalue("mnist_home")))  # the kernel inherits it
+        parameters["DATASET"] = "mnist"
     book.run_notebook(
         path,
         preset="quick",
         output_dir=tmp_path,
         figures_dir=figures,
         runs_dir=tmp_path / "runs",
-        parameters={"SEED": "0"},  # a string, as papermill's `-r SEED 0` passes it: converted by the preset
+        parameters=parameters,
     )
     # The kernel talks over local sockets: no "running over TCP without encryption" warning.
     assert "without encryption" not in capfd.readouterr().err
     executed = json.loads((tmp_path / path.name).read_text())
     outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
+    if dataset == "mnist":  # the run really read 28x28 images
+        text = "".join(
+            "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) for o in outputs
+        )
+        assert "mnist" in text, "the notebook never named the dataset it loaded"
     # Each notebook saves its figures into the folder it was given, never the repo's.
     saved = sorted(p.name for p in figures.glob("*.png"))
     assert saved and all(name.startswith(path.name[:2] + "_") for name in saved), saved

@@ -21,6 +21,7 @@ from lab.plots.comparisons import (
     plot_sweep,
     plot_tradeoff,
 )
+from lab.plots.distributed import plot_worker_timeline
 from lab.plots.images import (
     plot_images,
     plot_latent_grid,
@@ -66,6 +67,7 @@ from lab.plots.shootout import (
 from lab.plots.training import plot_loss_curves, plot_metrics
 
 __all__ = [
+    "plot_worker_timeline",
     "plot_shootout_curves",
     "plot_mean_ranks",
     "plot_winners",

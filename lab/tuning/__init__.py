@@ -17,10 +17,12 @@ A trial whose loss becomes NaN is recorded as failed, and the search goes on.
 The package is split by what each part does: `tuners` makes a tuner and runs its search,
 `trials` turns its trials into a table and answers questions of it, `over_seeds` trains a
 trial's setting again on other seeds, `recycled` runs a long search in worker processes
-replaced every few trials (so memory stays flat), `state` keeps a search folder resumable, and
-`_keras_tuner` holds everything that reaches into KerasTuner's internals, so an upgrade of
-KerasTuner is checked in that one module. Every public name is importable from
-`lab.tuning` itself.
+replaced every few trials (so memory stays flat), `distributed` runs a search as KerasTuner's
+chief or one of its workers with the faults handled (`python -m lab.search`), `shared_study`
+spreads an Optuna study over processes through a database, `state` keeps a search folder
+resumable, and `_keras_tuner` holds everything that reaches into KerasTuner's internals, so an upgrade of
+KerasTuner is checked in that one module. Every public name of the first five is importable
+from `lab.tuning` itself; `distributed` and `shared_study` are imported as modules.
 """
 
 from lab.tuning._keras_tuner import (

@@ -437,6 +437,18 @@ def hyperband_plan(max_epochs: int, factor: int, hyperband_iterations: int = 1) 
 # -- KerasTuner's distributed mode (lab.tuning.distributed) ---------------------------------------
 
 
+def _silence_conditions() -> None:
+    """KerasTuner 1.4.8's `conditions.Parent.to_proto` prints its first value on every gRPC call with a
+    conditional hyperparameter (a debugging line left in), filling a distributed search's logs.
+    The module's own `print` is shadowed; nothing else in that module prints."""
+    from keras_tuner.src.engine import conditions
+
+    conditions.print = lambda *args, **kwargs: None
+
+
+_silence_conditions()
+
+
 def is_worker(tuner: kt.Tuner) -> bool:
     """Whether the tuner is a distributed worker, whose oracle is the chief's, over gRPC."""
     from keras_tuner.src.distribute import oracle_client
@@ -551,6 +563,16 @@ def patient_worker(tuner: kt.Tuner) -> None:
 
 
 @kt.synchronized
+def _keep_waiting(oracle, tuner_id: str) -> bool:
+    """Whether a worker told to stop should wait instead: other workers' trials still run. It stays
+    one of the chief's workers (KerasTuner forgets a worker once it is told to stop)."""
+    others = [t for t in oracle.ongoing_trials if t != tuner_id]
+    if others:
+        oracle.tuner_ids.add(tuner_id)
+    return bool(others)
+
+
+@kt.synchronized
 def _search_over(oracle) -> bool:
     return not oracle.ongoing_trials and not oracle.tuner_ids
 
@@ -573,11 +595,27 @@ def serve(oracle: kt.Oracle, ip: str, port: int, *, tick, say, poll: float = 0.5
     class Servicer(oracle_chief.OracleServicer):
         def CreateTrial(self, request, context):  # noqa: N802 (gRPC's names)
             reply = super().CreateTrial(request, context)
-            trial = oracle.ongoing_trials.get(request.tuner_id)
+            tuner_id = request.tuner_id
+            trial = oracle.ongoing_trials.get(tuner_id)
             if trial is not None:
-                say(f"{request.tuner_id} runs trial {trial.trial_id}")
-            elif self.stop_triggered:
-                say(f"{request.tuner_id} is told the search is over")
+                say(f"{tuner_id} runs trial {trial.trial_id}")
+                waiting.discard(tuner_id)
+                return reply
+            status = kt.engine.trial.Trial.from_proto(reply.trial).status
+            if status == kt.engine.trial.TrialStatus.STOPPED and _keep_waiting(oracle, tuner_id):
+                # No new trial is left, but another worker's trial still runs: should that worker
+                # die, its trial is handed back, and someone must be there to take it.
+                if tuner_id not in waiting:
+                    say(f"{tuner_id} waits: no new trial is left, and others still run")
+                    waiting.add(tuner_id)
+                status = kt.engine.trial.TrialStatus.IDLE
+                reply = protos.get_service().CreateTrialResponse(
+                    trial=kt.engine.trial.Trial(oracle.get_space(), status=status).to_proto()
+                )
+            if status == kt.engine.trial.TrialStatus.IDLE:
+                time.sleep(poll)  # a worker asks again at once when told to wait
+            elif status == kt.engine.trial.TrialStatus.STOPPED:
+                say(f"{tuner_id} is told the search is over")
             return reply
 
         def EndTrial(self, request, context):  # noqa: N802
@@ -593,7 +631,8 @@ def serve(oracle: kt.Oracle, ip: str, port: int, *, tick, say, poll: float = 0.5
                 say(f"trial {trial.trial_id} ended: {trial.status}{score}")
             return reply
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])
+    waiting: set[str] = set()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=[("grpc.so_reuseport", 0)])
     servicer = Servicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:

@@ -51,6 +51,7 @@ from lab.cluster import (
     BEAT,
     CHIEF_LOST,
     CHIEF_TIMEOUT,
+    TIMELINE,
     WORKER_TIMEOUT,
     DistributedSearchError,
     Role,
@@ -63,8 +64,6 @@ from lab.cluster import (
     timeout,
 )
 from lab.tuning.state import _save_json
-
-TIMELINE = "trials.jsonl"  # in lab_distributed/: one line per trial a worker ran: who, when
 
 __all__ = ["role", "run_chief", "run_worker", "wait_for_chief", "DistributedSearchError"]
 
