@@ -5,8 +5,6 @@ machine, as a user runs it), on a fresh folder:
 
 - `timed`: trials of known cost (`TimedHyperModel`, each waits `--seconds`, using no CPU, as a
   trial waits on its GPU), with 1, 2 and 3 workers;
-- `cpu`: the same trials keeping one core busy instead of waiting, with 1, 2 and 3 workers
-  (a machine with fewer cores than workers cannot run them at once);
 - `dense`: the book's dense autoencoder (`race_epochs` epochs a trial, workshop preset), with
   1 and 2 workers: real training, whose arithmetic TensorFlow already spreads over every core;
 - `optuna`: timed trials in an Optuna study shared by 1 and 2 processes (`--engine optuna`).
@@ -17,7 +15,7 @@ overhead per trial (the workers' time not training, per trial: asking the chief,
 saving the model, reporting, and waiting at the end), and the median gap between a worker's
 trials (asking the chief alone). Kept as CSV in build/benchmarks/distributed_search.csv.
 
-Run: python benchmarks/distributed_search.py [--trials 12] [--seconds 2] [--only timed cpu dense optuna]
+Run: python benchmarks/distributed_search.py [--trials 12] [--seconds 2] [--only timed dense optuna]
 """
 
 from __future__ import annotations
@@ -42,12 +40,11 @@ def run(kind: str, workers: int, trials: int, seconds: float, folder: Path) -> d
     from lab import cluster, config, search
 
     cfg = config.preset("workshop")
-    model = {"timed": "timed", "cpu": "timed", "dense": "dense", "optuna": "timed"}[kind]
+    model = {"timed": "timed", "dense": "dense", "optuna": "timed"}[kind]
     args = search.arguments(
         engine="optuna" if kind == "optuna" else None,
         kind=None if kind == "optuna" else "random",
         model=model,
-        work="cpu" if kind == "cpu" else None,
         trial_seconds=seconds if model == "timed" else None,
         epochs=cfg.race_epochs if model == "dense" else None,
         trials=trials,
@@ -85,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--only", nargs="*", default=["timed", "cpu", "dense", "optuna"])
+    parser.add_argument("--only", nargs="*", default=["timed", "dense", "optuna"])
     args = parser.parse_args(argv)
-    plan = {"timed": (1, 2, 3), "cpu": (1, 2, 3), "dense": (1, 2), "optuna": (1, 2)}
+    plan = {"timed": (1, 2, 3), "dense": (1, 2), "optuna": (1, 2)}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for kind in args.only:

@@ -501,8 +501,8 @@ def _closest(values: Sequence, default: Any) -> Any:
 class TimedHyperModel(kt.HyperModel):
     """Trials of a known cost, for timing a search's machinery rather than its models.
 
-    Each trial waits `seconds` (as a trial waits on a GPU, leaving the CPU free) or, with
-    `work="cpu"`, keeps one core busy for `seconds`; its `val_mse` is a fixed smooth function
+    Each trial waits `seconds` (as a trial waits on a GPU, leaving the CPU free); its `val_mse`
+    is a fixed smooth function
     of the learning rate and the width, lowest near 3e-3 and 64 units, so a search still has
     something to find. The model it builds is one small dense layer, saved like any trial's.
     Notebook 11 and `python -m lab.search --model timed` use it to measure how a distributed
@@ -511,13 +511,12 @@ class TimedHyperModel(kt.HyperModel):
 
     REPORTS = ("val_mse",)
 
-    def __init__(self, input_dim: int, seconds: float = 1.0, *, work: str = "sleep"):
+    def __init__(self, input_dim: int, seconds: float = 1.0):
         super().__init__(name="timed", tunable=True)
         self.input_dim = checks.integer(input_dim, "input_dim", minimum=2)
         self.seconds = checks.number(seconds, "seconds", minimum=0.0, maximum=3600.0)
-        self.work = checks.choice(work, "work", ("sleep", "cpu"))
         # What a search's record compares when it is resumed (lab.tuning.state).
-        self.fixed, self.patience, self.seed = {"seconds": self.seconds, "work": self.work}, None, 0
+        self.fixed, self.patience, self.seed = {"seconds": self.seconds}, None, 0
         self.last_fit: FitResult | None = None
 
     def declare(self, hp: kt.HyperParameters | None = None) -> kt.HyperParameters:
@@ -541,11 +540,7 @@ class TimedHyperModel(kt.HyperModel):
         import time
 
         started = time.perf_counter()
-        if self.work == "sleep":
-            time.sleep(self.seconds)
-        else:
-            while time.perf_counter() < started + self.seconds:
-                sum(i * i for i in range(10_000))
+        time.sleep(self.seconds)
         lr, units = hp.get("learning_rate"), hp.get("units")
         score = 0.02 + 0.01 * (math.log10(lr) + 2.5) ** 2 + 0.002 * abs(math.log2(units / 64))
         self.last_fit = FitResult(

@@ -55,9 +55,6 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--trials", type=int, help="most trials (default: the preset's search_trials)")
     what.add_argument("--epochs", type=int, help="epochs per trial (default: the preset's search_epochs)")
     what.add_argument("--trial-seconds", default=2.0, type=float, help="--model timed: each trial's cost")
-    what.add_argument(
-        "--work", default="sleep", choices=("sleep", "cpu"), help="--model timed: wait or compute"
-    )
     what.add_argument("--directory", default=str(config.RUNS_DIR / "distributed"))
     what.add_argument("--project-name", help="default: <kind>_<model>")
     what.add_argument("--overwrite", action="store_true", help="start afresh (never in a worker)")
@@ -168,7 +165,7 @@ def _model(args: argparse.Namespace, cfg, dataset):
     from lab import hypermodels
 
     if args.model == "timed":
-        model = hypermodels.TimedHyperModel(dataset.n_features, args.trial_seconds, work=args.work)
+        model = hypermodels.TimedHyperModel(dataset.n_features, args.trial_seconds)
         objective = "val_mse"
     elif args.model == "vae":
         model = hypermodels.VAEHyperModel(dataset.n_features, patience=cfg.search_patience, seed=cfg.seed)

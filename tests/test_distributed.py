@@ -134,6 +134,9 @@ def test_a_port_in_use_is_refused_by_the_chief_and_the_launcher(tmp_path):
         (["--table", "--overwrite"], "--table reads a search's folder"),
         (["--workers", "0"], "--workers"),
         (["--port", "70000", "--role", "chief"], "--port"),
+        (["--engine", "optuna", "--role", "chief"], "no chief"),
+        (["--engine", "optuna", "--kind", "bayesian"], "TPE"),
+        (["--storage", "s.db"], "--storage is for --engine optuna"),
     ],
 )
 def test_bad_process_arguments_are_refused_in_words(tmp_path, extra, words):
@@ -281,29 +284,7 @@ def test_a_restarted_chief_trains_no_trial_twice_and_a_dead_chief_ends_its_worke
     assert set(run_times(folder).values()) == {1}
 
 
-# -- Optuna: processes sharing one study in a database ---------------------------------------------
-
-
-def test_two_processes_share_one_optuna_study(tmp_path, capfd):
-    folder = tmp_path / "tpe"
-    args = [
-        "--engine",
-        "optuna",
-        *(a for a in command(folder, 1, trials=8, seconds=0.5) if a not in ("--kind", "random")),
-    ]
-    assert search.main([*args, "--workers", "2"]) == 0
-    out = capfd.readouterr().out
-    table = pd.read_csv(folder / "trials.csv")
-    done = table[table["state"] == "COMPLETE"]
-    assert len(done) >= 8, table
-    assert set(done["worker"]) == {0, 1}  # both processes took trials
-    assert not done.duplicated(["learning_rate", "units"]).any()  # each sampled with its own seed
-    assert "tuner0 joins the study" in out and "study.db" in out
-    # An Optuna study has no chief, and refuses KerasTuner's options.
-    with pytest.raises(SystemExit, match="no chief"):
-        search.main([*args, "--role", "chief"])
-    with pytest.raises(SystemExit, match="TPE"):
-        search.main([*args, "--kind", "bayesian"])
+# -- Optuna: processes sharing one study in a database (two real processes: notebook 11) ------------
 
 
 def test_a_dead_process_s_optuna_trial_is_failed_and_tried_again(tmp_path):
