@@ -39,7 +39,9 @@ def test_the_committed_quick_table_is_exactly_what_the_runner_writes(tmp_path):
     left, right = fresh.drop(columns=timing), first.drop(columns=timing)
     measures = ["val_mse", "test_mse", "learning_rate"]
     pd.testing.assert_frame_equal(left.drop(columns=measures), right.drop(columns=measures))
-    np.testing.assert_allclose(left[measures].to_numpy(float), right[measures].to_numpy(float), rtol=1e-5)
+    # float32 training: another release of NumPy, TensorFlow or Keras moves the fifth digit (measured:
+    # 2.8e-5 relative on one trial of the committed table), never the plan, the trials or their order.
+    np.testing.assert_allclose(left[measures].to_numpy(float), right[measures].to_numpy(float), rtol=1e-4)
     stored = json.loads((tmp_path / f"{shootout.STUDY}_quick_digits.json").read_text())
     assert stored["plan"] == record["plan"] and stored["budgets"] == record["budgets"]
 
