@@ -678,6 +678,21 @@ SMOKE = {
         shootout.mean_ranks(shootout.best_so_far(_shootout_table(), 11), 11)
     ),
     "plot_winners": lambda: plots.plot_winners(shootout.winners(_shootout_table(), 11), pca_mse=0.05),
+    "plot_worker_timeline": lambda: plots.plot_worker_timeline(
+        {
+            "two workers": pd.DataFrame(
+                dict(
+                    worker=["tuner0", "tuner1", "tuner0"],
+                    trial=["0", "1", "2"],
+                    begin=[0.0, 0.1, 1.2],
+                    end=[1.1, 1.3, 2.4],
+                    seconds=[1.1, 1.2, 1.2],
+                    fit_seconds=[1.0, 1.0, float("nan")],
+                )
+            )
+        },
+        marks={"a kill": 0.5},
+    ),
     "plot_importance": lambda: plots.plot_importance(
         pd.DataFrame(
             {"seed": [0, 0, 1, 1], "hyperparameter": ["a", "b"] * 2, "importance": [0.7, 0.3, 0.6, 0.4]}
