@@ -324,21 +324,7 @@ def launch(argv: list[str], *, folder: Path, args: Any, start_limit: float = 600
                     return 1
                 _end_workers(workers, logs)
                 return 0
-            for index, (tuner_id, process) in enumerate(list(workers.items())):
-                code = process.poll()
-                if code in (None, 0) or tuner_id in given_up:
-                    continue
-                if restarts[tuner_id] < args.restarts:
-                    restarts[tuner_id] += 1
-                    say(
-                        f"{tuner_id} stopped (exit code {code}; see {logs / (tuner_id + '.log')}): "
-                        f"starting it again ({restarts[tuner_id]} of {args.restarts} restarts); it takes "
-                        "its trial back"
-                    )
-                    workers[tuner_id] = begin(tuner_id, index)
-                else:
-                    say(f"{tuner_id} stopped (exit code {code}) and is not restarted again")
-                    given_up.add(tuner_id)
+            _restart_failed(workers, restarts, given_up, args.restarts, begin, logs)
             if any(p.poll() is None for p in workers.values()):
                 idle = None
             else:
@@ -355,6 +341,24 @@ def launch(argv: list[str], *, folder: Path, args: Any, start_limit: float = 600
         say("interrupted: ending the chief and the workers. Run the same command again to resume the search.")
         _end(processes)
         return 130
+
+
+def _restart_failed(processes: dict, restarts: dict, given_up: set, limit: int, begin, logs: Path) -> None:
+    """Start again, with its id, each process that failed, up to `limit` times; then give it up."""
+    for index, (tuner_id, process) in enumerate(list(processes.items())):
+        code = process.poll()
+        if code in (None, 0) or tuner_id in given_up:
+            continue
+        if restarts[tuner_id] < limit:
+            restarts[tuner_id] += 1
+            say(
+                f"{tuner_id} stopped (exit code {code}; see {logs / tuner_id}.log): starting it again "
+                f"({restarts[tuner_id]} of {limit} restarts)"
+            )
+            processes[tuner_id] = begin(tuner_id, index)
+        else:
+            say(f"{tuner_id} stopped (exit code {code}) and is not restarted again")
+            given_up.add(tuner_id)
 
 
 def _end_workers(workers: dict[str, Any], logs: Path, wait: float = 30.0) -> None:
@@ -386,34 +390,21 @@ def launch_peers(argv: list[str], *, folder: Path, args: Any) -> int:
     gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else []
     say(f"starting {args.workers} process(es) on one Optuna study; logs in {logs}")
 
-    def begin(index: int):
+    def begin(tuner_id: str, index: int):
         env = {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]} if gpus else {}
-        return start(None, child, logs / f"tuner{index}.log", tuner_id=f"tuner{index}", env=env)
+        return start(None, child, logs / f"{tuner_id}.log", tuner_id=tuner_id, env=env)
 
-    peers = {index: begin(index) for index in range(args.workers)}
-    tails = {index: _Tail(logs / f"tuner{index}.log") for index in peers}
+    peers = {f"tuner{index}": begin(f"tuner{index}", index) for index in range(args.workers)}
+    tails = {tuner_id: _Tail(logs / f"{tuner_id}.log") for tuner_id in peers}
     restarts = dict.fromkeys(peers, 0)
-    failed: set[int] = set()
+    failed: set[str] = set()
     try:
         while True:
             for tail in tails.values():
                 for line in tail.lines():
                     if line.startswith("["):  # the processes' own notices, not their tables
                         print(line, flush=True)
-            for index, process in list(peers.items()):
-                code = process.poll()
-                if code in (None, 0) or index in failed:
-                    continue
-                if restarts[index] < args.restarts:
-                    restarts[index] += 1
-                    say(
-                        f"tuner{index} stopped (exit code {code}; see {logs}/tuner{index}.log): "
-                        "starting it again"
-                    )
-                    peers[index] = begin(index)
-                else:
-                    say(f"tuner{index} stopped (exit code {code}) and is not restarted again")
-                    failed.add(index)
+            _restart_failed(peers, restarts, failed, args.restarts, begin, logs)
             if all(p.poll() is not None for p in peers.values()):
                 break
             time.sleep(0.3)
