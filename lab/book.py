@@ -11,6 +11,7 @@ import json
 import platform
 import re
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -97,20 +98,22 @@ def environment_problems(table: pd.DataFrame) -> list[str]:
     return problems
 
 
-def _kernel_config():
+def _kernel_config(socket_dir: Path):
     """The kernel talks to papermill over local sockets (IPC), not TCP on the loopback.
 
     ipykernel warns on every notebook that a TCP kernel runs "without encryption"; a
     kernel that only this process reaches needs no port at all, and IPC sockets (files
-    beside the kernel's connection file, removed at shutdown) do not raise the warning.
-    Windows has no IPC transport, so it keeps TCP there.
+    removed at shutdown) do not raise the warning. The sockets live in a folder of their
+    own: by default jupyter_client names them `kernel-ipc-1`, `-2`, ... in the working
+    folder, so two notebooks executed at once from one folder (the test suite runs
+    several) would pick the same files and read each other's messages ("Invalid
+    Signature"). Windows has no IPC transport, so it keeps TCP there.
     """
     from traitlets.config import Config
 
-    return Config({"KernelManager": {"transport": "ipc"}}) if sys.platform != "win32" else Config()
-
-
-KERNEL_CONFIG = _kernel_config()
+    if sys.platform == "win32":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
 
 
 def run_notebook(
@@ -150,16 +153,18 @@ def run_notebook(
         del params["RUNS_DIR"]  # only the notebooks that search declare it
     start = time.perf_counter()
     executed = output_dir / Path(path).name
-    papermill.execute_notebook(
-        str(path),
-        str(executed),
-        parameters=params,
-        kernel_name="python3",
-        cwd=str(Path(path).parent),
-        progress_bar=False,
-        execution_timeout=cell_timeout,
-        config=KERNEL_CONFIG,
-    )
+    # A short path: a Unix socket's name may hold about 100 characters.
+    with tempfile.TemporaryDirectory(prefix="lab-kernel-") as sockets:
+        papermill.execute_notebook(
+            str(path),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(Path(path).parent),
+            progress_bar=False,
+            execution_timeout=cell_timeout,
+            config=_kernel_config(Path(sockets)),
+        )
     seconds = time.perf_counter() - start
     sign_notebook(executed)
     return seconds
