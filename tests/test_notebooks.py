@@ -7,7 +7,6 @@ that MNIST would teach.
 """
 
 import json
-import os
 
 import nbformat
 import numpy as np
@@ -17,16 +16,10 @@ from nbformat.sign import NotebookNotary
 from lab import book
 
 NOTEBOOKS = book.notebooks()
-# On MNIST-shaped images CI runs the notebooks whose code reads the images' shape and loads no
-# committed table (on 28x28 images there is none, and the multi-seed studies are computed: about
-# 2 to 4 minutes a notebook on 2 cores). `make test-mnist` (LAB_MNIST_NOTEBOOKS=all) runs them all.
-MNIST_IN_CI = ("00", "06")
-MNIST_NOTEBOOKS = (
-    NOTEBOOKS
-    if os.environ.get("LAB_MNIST_NOTEBOOKS") == "all"
-    else [p for p in NOTEBOOKS if p.name[:2] in MNIST_IN_CI]
-)
-RUNS = [(p, "digits") for p in NOTEBOOKS] + [(p, "mnist") for p in MNIST_NOTEBOOKS]
+# Every notebook runs on digits and on the MNIST-shaped images. No 28x28 table is committed, so
+# the notebooks that load one on digits compute their multi-seed studies there, a path the digits
+# run never takes.
+RUNS = [(p, "digits") for p in NOTEBOOKS] + [(p, "mnist") for p in NOTEBOOKS]
 
 
 @pytest.fixture(scope="session")
