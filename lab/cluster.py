@@ -7,6 +7,7 @@ KerasTuner, so a port in use or a wrong address is answered in a moment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -256,6 +257,53 @@ def remove_search(folder: Path) -> None:
         shutil.rmtree(folder)
 
 
+@contextlib.contextmanager
+def ended_by_signals():
+    """A launcher's TERM or HUP (a `kill`, a closed terminal, a job scheduler's stop) ends its
+    processes as Ctrl-C does: their own sessions keep them from the terminal's signals, so without
+    this they would go on training, orphaned. Only in the main thread (where signals are handled)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, interrupt) for number in wanted}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether the file starts as every SQLite database does."""
+    with open(path, "rb") as handle:
+        return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+
+
+def remove_study_file(where: str | Path) -> None:
+    """--overwrite of an Optuna search: delete its SQLite file, never a file that is not a database."""
+    if "://" in str(where):
+        raise DistributedSearchError(
+            f"--overwrite cannot start afresh a study in a database server ({where}): delete the study "
+            "there (optuna delete-study), or give another --project-name."
+        )
+    path = Path(where)
+    if path.exists():
+        if not is_sqlite(path):
+            raise DistributedSearchError(f"{path} is not an SQLite database: --overwrite leaves it as it is.")
+        path.unlink()
+
+
 def launch(argv: list[str], *, folder: Path, args: Any, start_limit: float = 600.0) -> int:
     """Start a chief and `args.workers` workers on this machine; follow them until the search ends.
 
@@ -379,8 +427,8 @@ def launch_peers(argv: list[str], *, folder: Path, args: Any) -> int:
     started again (up to `args.restarts` times); the trial it was running is found stale by the
     first process to start a trial after the grace period, and tried again. Returns an exit code.
     """
-    if args.overwrite and not args.storage:
-        (folder / "study.db").unlink(missing_ok=True)
+    if args.overwrite:
+        remove_study_file(args.storage or folder / "study.db")
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     for old in logs.glob("*.log"):

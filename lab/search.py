@@ -146,11 +146,51 @@ def check(args: argparse.Namespace) -> None:
     checks.integer(args.port, "--port", minimum=1, maximum=65535)
     checks.number(args.worker_timeout, "--worker-timeout", minimum=0.5)
     checks.number(args.chief_timeout, "--chief-timeout", minimum=0.5)
+    checks.integer(args.trials, "--trials", minimum=1, optional=True)
+    checks.integer(args.epochs, "--epochs", minimum=1, optional=True)
+    checks.integer(args.seed, "--seed", minimum=0)
+    checks.number(args.trial_seconds, "--trial-seconds", above=0, maximum=3600)
+    checks.integer(args.restarts, "--restarts", minimum=0, maximum=100)
+    if args.gpus is not None:
+        if args.workers is None:
+            raise SystemExit(
+                "--gpus shares GPUs out among the workers that --workers N starts. By hand, set "
+                "CUDA_VISIBLE_DEVICES for each worker instead."
+            )
+        gpus = [g.strip() for g in args.gpus.split(",")]
+        if not all(g.isdigit() for g in gpus):
+            raise SystemExit(f"--gpus takes GPU numbers separated by commas, such as 0,1; got {args.gpus!r}.")
+    checks.folder(args.directory, "--directory")
+    if args.storage is not None:
+        _check_storage(args.storage)
     if args.ip in ("0.0.0.0", "::"):
         print(
             "Warning: the chief listens on every network of this machine, and its port has no "
             "authentication. Keep it behind a firewall or on a private network.",
             file=sys.stderr,
+        )
+
+
+def _check_storage(storage: str) -> None:
+    """A database URL (scheme://...) or the path of an SQLite file that is one, or will be."""
+    import re
+
+    if "://" in storage:
+        return
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", storage):
+        raise SystemExit(
+            f"--storage {storage!r} looks like a database URL without its '://': write it as "
+            "postgresql://user@host/db, or give the path of an SQLite file such as runs/study.db."
+        )
+    path = Path(storage)
+    if path.is_dir():
+        raise SystemExit(
+            f"--storage {storage!r} is a folder: give an SQLite file in it, such as {path / 'study.db'}."
+        )
+    if path.exists() and not cluster.is_sqlite(path):
+        raise SystemExit(
+            f"--storage {storage!r} is a file that is not an SQLite database: it is left as it is. "
+            "Give the path of a study's file, or of one still to be made."
         )
 
 
@@ -221,8 +261,8 @@ def run_optuna(args: argparse.Namespace, folder: Path):
         )
     epochs = cfg.search_epochs if args.epochs is None else args.epochs
     where = args.storage or folder / "study.db"
-    if args.overwrite and "://" not in str(where):
-        Path(where).unlink(missing_ok=True)
+    if args.overwrite:
+        cluster.remove_study_file(where)
     worker = worker_number(args.tuner_id)
     study = shared_study.open_study(
         where, project_name(args), model, epochs=epochs, seed=cfg.seed, worker=worker
@@ -247,28 +287,68 @@ def show(frame, folder: Path, saved: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; returns its exit code (2: refused in words, nothing started or lost)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    check(args)
+    try:
+        check(args)
+        return _main(argv, args)
+    except Exception as exc:  # the book's own refusals, in words; anything else is a bug: raised
+        message = _refusal(exc)
+        if message is None:
+            raise
+        print(f"python -m lab.search: {message}", file=sys.stderr)
+        return 2
+
+
+def _refusal(exc: Exception) -> str | None:
+    """The message of a refusal by this book (a bad setting, a search folder that does not fit, no
+    data, a chief that is missing), with the flag that answers it; None for any other error."""
+    from lab import checks
+
+    name = type(exc).__name__
+    if isinstance(exc, (checks.SettingError, cluster.DistributedSearchError)):
+        return str(exc)
+    if name == "SearchStateError":
+        return (
+            f"{exc}\nHere: start afresh with --overwrite (from the chief, or with --workers N), or keep "
+            "this search and give the new one another --project-name or --directory."
+        )
+    if name == "DatasetUnavailableError":
+        return f"{exc}\nHere: --dataset digits needs no download."
+    return None
+
+
+def _has_search(args: argparse.Namespace, folder: Path) -> bool:
+    if args.engine == "optuna":
+        where = args.storage or folder / "study.db"
+        return "://" in str(where) or Path(where).is_file()
+    return (folder / "oracle.json").is_file()
+
+
+def _main(argv: list[str], args: argparse.Namespace) -> int:
     args.kind = args.kind or "random"
     folder = Path(args.directory) / project_name(args)
+    if args.table and not _has_search(args, folder):
+        raise cluster.DistributedSearchError(
+            f"no search in {folder} to read: run the search first, or give the --engine, --kind, --model, "
+            "--directory and --project-name (and --storage) it was run with."
+        )
     if args.engine == "optuna":
         if args.workers is not None:
-            return cluster.launch_peers(argv, folder=folder, args=args)
+            with cluster.ended_by_signals():
+                return cluster.launch_peers(argv, folder=folder, args=args)
         frame = run_optuna(args, folder)
         folder.mkdir(parents=True, exist_ok=True)
         frame.to_csv(folder / "trials.csv", index=False)
         show(frame, folder, folder / "trials.csv")
         return 0
     if args.workers is not None:
-        return cluster.launch(argv, folder=folder, args=args)
+        with cluster.ended_by_signals():
+            return cluster.launch(argv, folder=folder, args=args)
     if args.role is not None:
         if args.role == "chief":
-            try:
-                cluster.check_port_free(args.ip, args.port)  # in a moment, before TensorFlow is imported
-            except cluster.DistributedSearchError as exc:
-                print(exc, file=sys.stderr)
-                return 2
+            cluster.check_port_free(args.ip, args.port)  # in a moment, before TensorFlow is imported
         os.environ.update(
             KERASTUNER_TUNER_ID="chief" if args.role == "chief" else args.tuner_id,
             KERASTUNER_ORACLE_IP=args.ip,
@@ -276,11 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             LAB_WORKER_TIMEOUT=str(args.worker_timeout),
             LAB_CHIEF_TIMEOUT=str(args.chief_timeout),
         )
-    try:
-        frame = run(args)
-    except cluster.DistributedSearchError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    elif args.table:  # reading a search's folder never joins a distributed search, whatever the shell says
+        for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+            os.environ.pop(name, None)
+    frame = run(args)
     if frame is not None:
         (folder / cluster.STATE).mkdir(parents=True, exist_ok=True)
         frame.to_csv(folder / cluster.STATE / "trials.csv", index=False)

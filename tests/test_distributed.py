@@ -125,6 +125,21 @@ def test_a_port_in_use_is_refused_by_the_chief_and_the_launcher(tmp_path):
     assert not (tmp_path / "s" / "oracle.json").exists()
 
 
+def refusal(argv: list[str], capsys) -> str:
+    """The words a refused command answers with: its SystemExit, or its exit code 2 and stderr."""
+    if "optuna" in argv and "--kind" not in argv[argv.index("--directory") :]:
+        at = argv.index("--kind")  # SEARCH's KerasTuner kind: an Optuna study takes none
+        argv = argv[:at] + argv[at + 2 :]
+    try:
+        code = search.main(argv)
+    except SystemExit as exc:
+        return str(exc)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("python -m lab.search: "), err
+    return err
+
+
 @pytest.mark.parametrize(
     "extra, words",
     [
@@ -133,17 +148,50 @@ def test_a_port_in_use_is_refused_by_the_chief_and_the_launcher(tmp_path):
         (["--role", "worker", "--tuner-id", "chief2"], "names a chief"),
         (["--table", "--overwrite"], "--table reads a search's folder"),
         (["--workers", "0"], "--workers"),
+        (["--workers", "100000"], "--workers"),
         (["--port", "70000", "--role", "chief"], "--port"),
+        (["--port", "0"], "--port"),
+        (["--trials", "0"], "--trials"),
+        (["--epochs", "0"], "--epochs"),
+        (["--seed", "-1"], "--seed"),
+        (["--trial-seconds", "-3"], "--trial-seconds"),
+        (["--trial-seconds", "nan"], "--trial-seconds"),
+        (["--worker-timeout", "inf"], "--worker-timeout"),
+        (["--chief-timeout", "nan"], "--chief-timeout"),
+        (["--workers", "1", "--restarts", "-1"], "--restarts"),
+        (["--workers", "1", "--gpus", "abc"], "GPU numbers"),
+        (["--workers", "1", "--gpus", "0,,1"], "GPU numbers"),
+        (["--gpus", "0"], "--gpus shares GPUs out among the workers"),
         (["--engine", "optuna", "--role", "chief"], "no chief"),
         (["--engine", "optuna", "--kind", "bayesian"], "TPE"),
         (["--storage", "s.db"], "--storage is for --engine optuna"),
+        (["--engine", "optuna", "--storage", "postgres:/bad"], "without its '://'"),
+        (["--engine", "optuna", "--storage", "sqlite:relative.db"], "without its '://'"),
     ],
 )
-def test_bad_process_arguments_are_refused_in_words(tmp_path, extra, words):
-    with pytest.raises((SystemExit, ValueError)) as info:
-        search.main(command(tmp_path / "s", 1234, *extra))
-    assert words in str(info.value)
+def test_bad_process_arguments_are_refused_in_words(tmp_path, capsys, extra, words):
+    assert words in refusal(command(tmp_path / "s", 1234, *extra), capsys)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_directory_that_is_a_file_and_a_storage_that_is_no_database_are_refused(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    words = refusal(command(notes / "s", 1234), capsys)
+    assert "--directory" in words and "which is a file" in words
+    for extra in (["--storage", str(notes), "--overwrite"], ["--storage", str(tmp_path)]):
+        words = refusal(command(tmp_path / "s", 1234, "--engine", "optuna", *extra), capsys)
+        assert "not an SQLite database" in words or "is a folder" in words
+    assert notes.read_text() == "my notes"  # --overwrite never deletes a file that holds no study
+
+
+@pytest.mark.parametrize("engine", [[], ["--engine", "optuna"]])
+def test_the_table_of_a_folder_without_a_search_is_refused_and_nothing_is_written(tmp_path, capsys, engine):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    words = refusal(command(folder / "s", 1234, "--table", *engine), capsys)
+    assert "no search in" in words and "run the search first" in words
+    assert list(folder.iterdir()) == []
 
 
 def test_a_worker_never_overwrites_the_search(tmp_path, monkeypatch):
@@ -211,6 +259,32 @@ def test_a_chief_and_two_workers_run_the_same_trials_as_one_process(tmp_path, ca
     # Read afterwards in one process, as the table command does.
     assert search.main(command(folder, port, "--table", trials=6, seconds=0.5)) == 0
     assert "COMPLETED" in capfd.readouterr().out
+
+
+def processes_naming(text: str) -> list[int]:
+    """The processes of this machine whose command line holds `text` (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the processes from /proc")
+def test_a_terminated_launcher_ends_its_chief_and_its_workers(tmp_path):
+    """A `kill`, a closed terminal or a scheduler's stop (TERM, HUP) ends them all, as Ctrl-C does."""
+    folder, port = tmp_path / "term", free_port()
+    args = command(folder, port, "--workers", "1", trials=4, seconds=5.0)
+    launcher = start(args, tmp_path / "launcher.log")
+    wait_for(lambda: heartbeat(folder, "tuner0").get("trial") is not None, 240, "the worker holds a trial")
+    assert len(processes_naming(str(tmp_path))) >= 3  # the launcher, the chief and the worker
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 130
+    wait_for(lambda: not processes_naming(str(tmp_path)), 30, "no process of the search is left")
+    assert "interrupted: ending the chief and the workers" in (tmp_path / "launcher.log").read_text()
 
 
 def test_a_killed_worker_s_trial_is_handed_to_another_worker(tmp_path):
