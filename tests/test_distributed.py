@@ -274,13 +274,38 @@ def processes_naming(text: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the processes from /proc")
-def test_a_terminated_launcher_ends_its_chief_and_its_workers(tmp_path):
-    """A `kill`, a closed terminal or a scheduler's stop (TERM, HUP) ends them all, as Ctrl-C does."""
+def test_a_second_chief_or_worker_id_is_refused_and_a_terminated_launcher_ends_them_all(tmp_path):
+    """While it runs, a second chief of its folder and a second worker with a running worker's id are
+    refused. Then a `kill`, a closed terminal or a scheduler's stop (TERM, HUP) ends them all, as
+    Ctrl-C does."""
     folder, port = tmp_path / "term", free_port()
-    args = command(folder, port, "--workers", "1", trials=4, seconds=5.0)
+    args = command(folder, port, "--workers", "1", trials=4, seconds=10.0)
     launcher = start(args, tmp_path / "launcher.log")
+    try:
+        _refuse_a_second_chief_and_worker_then_terminate(folder, port, launcher, tmp_path)
+    finally:
+        for pid in processes_naming(str(tmp_path)):  # only when the test failed: none is left otherwise
+            os.kill(pid, signal.SIGKILL)
+
+
+def _refuse_a_second_chief_and_worker_then_terminate(folder, port, launcher, tmp_path):
     wait_for(lambda: heartbeat(folder, "tuner0").get("trial") is not None, 240, "the worker holds a trial")
     assert len(processes_naming(str(tmp_path))) >= 3  # the launcher, the chief and the worker
+    logs = {"chief": tmp_path / "late_chief.log", "worker": tmp_path / "late_worker.log"}
+    late = {
+        "chief": start(
+            command(folder, free_port(), "--role", "chief", trials=4, seconds=10.0), logs["chief"]
+        ),
+        "worker": start(
+            command(folder, port, "--role", "worker", "--tuner-id", "tuner0", trials=4, seconds=10.0),
+            logs["worker"],
+        ),
+    }
+    for name, process in late.items():
+        assert process.wait(timeout=120) == 2, logs[name].read_text()
+    assert "already serves the search" in logs["chief"].read_text()
+    assert "tuner0 already runs in this search" in logs["worker"].read_text()
+    assert launcher.poll() is None  # the first search goes on
     launcher.send_signal(signal.SIGTERM)
     assert launcher.wait(timeout=60) == 130
     wait_for(lambda: not processes_naming(str(tmp_path)), 30, "no process of the search is left")

@@ -101,12 +101,46 @@ class _WorkerWatch:
                     )
 
 
+def _alive_elsewhere(record: dict[str, Any], path: Path, fresh: float) -> bool:
+    """Whether the process that wrote `record` (a chief's or a worker's) still runs and is not this
+    one: on this machine, its process id is alive; on another, its file was written in the last
+    `fresh` seconds."""
+    if record.get("host") == socket.gethostname():
+        pid = record.get("pid")
+        if not isinstance(pid, int) or pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process
+            return True
+        return True
+    try:
+        return time.time() - path.stat().st_mtime < fresh
+    except OSError:
+        return False
+
+
 def run_chief(tuner, where: Role, fit: dict[str, Any]) -> None:
     """Serve the search to its workers until it is over (called by `tuning.search` in the chief)."""
     from lab.tuning._keras_tuner import restore_running, serve
 
     folder = Path(tuner.project_dir)
     check_port_free(where.ip, where.port)
+    before = chief_record(folder)
+    if (
+        before
+        and not before.get("finished")
+        # on this machine its process must still run; on another, only its port can tell
+        and (before.get("host") != socket.gethostname() or _alive_elsewhere(before, Path(), fresh=0))
+        and reachable(str(before.get("ip")), int(before.get("port") or 0))
+    ):
+        raise DistributedSearchError(
+            f"A chief (process {before.get('pid')} on {before.get('host')}) already serves the search in "
+            f"{folder} at {before.get('ip')}:{before.get('port')}: two chiefs would hand out the same "
+            "trials. Start workers against that one, or stop it first."
+        )
     # The oracle file still says which worker ran which trial when the last chief stopped.
     try:
         ongoing = json.loads((folder / "oracle.json").read_text()).get("ongoing_trials", {})
@@ -192,9 +226,15 @@ def wait_for_chief(where: Role, folder: Path | str, limit: float | None = None) 
                 f"{where.tuner_id} to train. Its table: python -m lab.search ... --table."
             )
         if time.monotonic() > deadline:
+            elsewhere = (
+                f" This folder's last chief was at {record.get('ip')}:{record.get('port')}."
+                if record and (record.get("ip"), record.get("port")) != (where.ip, where.port)
+                else ""
+            )
             raise DistributedSearchError(
-                f"No chief answered at {where.ip}:{where.port} within {limit:g} s. Start the chief first "
-                "(python -m lab.search ... --role chief), and give the workers its address and port."
+                f"No chief answered at {where.ip}:{where.port} within {limit:g} s.{elsewhere} Start the "
+                "chief first (python -m lab.search ... --role chief), and give the workers its address and "
+                "port."
             )
         time.sleep(0.5)
     record = chief_record(folder)
@@ -217,6 +257,16 @@ def run_worker(tuner, where: Role, fit: dict[str, Any]) -> list[str]:
     folder = Path(tuner.project_dir)
     patient_worker(tuner)
     heart = _Heartbeat(folder, where.tuner_id)
+    try:
+        other = json.loads(heart.path.read_text())
+    except (OSError, ValueError):
+        other = {}
+    if other and _alive_elsewhere(other, heart.path, fresh=5 * BEAT):
+        raise DistributedSearchError(
+            f"{where.tuner_id} already runs in this search (process {other.get('pid')} on "
+            f"{other.get('host')}): two workers with one id would train the same trials. Give this "
+            "worker another --tuner-id (tuner1, tuner2, ...)."
+        )
     heart.write()
     heart.start()
     watch = _ChiefWatch(where, folder, timeout("LAB_CHIEF_TIMEOUT", CHIEF_TIMEOUT))
