@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import statistics
 import time
@@ -139,19 +140,21 @@ def _tail(log: Path | None, lines: int = 15) -> str:
     return f"; the end of {log}:\n" + "\n".join(read_log(log).splitlines()[-lines:]) if log else ""
 
 
+_NOTICE = re.compile(
+    # TensorFlow's C++ notices (absl's format: I0000 00:00:1796691166.28 30924 port.cc:153] ...),
+    # which TF_CPP_MIN_LOG_LEVEL no longer silences, and the two lines that go with them.
+    r"^([IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\]"
+    r"|WARNING: All log messages before absl|To enable the following)"
+)
+
+
 def read_log(path: Path | str) -> str:
     """A process's log, without TensorFlow's start-up notices."""
-    noise = (
-        "WARNING: All log messages before absl",
-        "cudart_stub",
-        "cpu_feature_guard",
-        "To enable the following",
-    )
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(line for line in text.splitlines() if not any(n in line for n in noise))
+    return "\n".join(line for line in text.splitlines() if not _NOTICE.match(line))
 
 
 def chief_record(folder: Path | str) -> dict[str, Any] | None:

@@ -86,10 +86,13 @@ class RunConfig:
     pareto_vae_trials: int = 24
     pareto_seeds: int = 5
     few_label_fraction: float = 0.05
-    # Notebook 11, a search spread over processes: trials per search, and the cost of one trial
-    # of known cost (`TimedHyperModel`, which waits instead of training).
+    # Notebook 11, a search spread over processes: trials per search, the cost of one trial
+    # of known cost (`TimedHyperModel`, which waits instead of training), and the seconds without
+    # a heartbeat before the chief hands a killed worker's trial back (the command's default is 60:
+    # shorter here, so the demonstration does not wait a minute).
     distributed_trials: int = 8
     timed_trial_seconds: float = 2.0
+    handback_seconds: float = 10.0
     # Points shown in scatter plots and UMAP views.
     max_points: int = 2000
     figures_dir: Path = FIGURES_DIR
@@ -276,6 +279,7 @@ def validate(settings: dict[str, object]) -> dict[str, object]:
         "few_label_fraction": lambda v, n: c.number(v, n, above=0, maximum=1),
         "distributed_trials": count(2, 1000),
         "timed_trial_seconds": lambda v, n: c.number(v, n, above=0, maximum=600),
+        "handback_seconds": lambda v, n: c.number(v, n, minimum=0.5, maximum=3600),
         "max_points": count(20, hint="UMAP needs more points than its 15 neighbours."),
         "figures_dir": lambda v, n: c.folder(v, n, also=_param(n)),
         "runs_dir": lambda v, n: c.folder(v, n, also=_param(n)),

@@ -293,12 +293,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check(args)
         return _main(argv, args)
+    except SystemExit as exc:  # this command's own refusals (argparse's exit earlier, with its code)
+        if not isinstance(exc.code, str):
+            raise
+        message = exc.code
     except Exception as exc:  # the book's own refusals, in words; anything else is a bug: raised
         message = _refusal(exc)
         if message is None:
             raise
-        print(f"python -m lab.search: {message}", file=sys.stderr)
-        return 2
+    print(f"python -m lab.search: {message}", file=sys.stderr)
+    return 2
 
 
 def _refusal(exc: Exception) -> str | None:

@@ -16,8 +16,8 @@ from absl import logging as absl_logging  # noqa: E402
 # is reconfigured unless it is the sys.stderr of that moment. A notebook test starts a Jupyter
 # application, whose logging set-up (traitlets 5.16, `dictConfig`) closes every handler while
 # sys.stderr is capfd's, so the closed capture file failed every later test ("I/O operation on
-# closed file"). The process's
-# own stderr is never closed, and pytest's fd capture still collects what is written to it.
+# closed file"). The process's own stderr is never closed, and pytest's fd capture still collects
+# what is written to it.
 absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 

@@ -126,14 +126,11 @@ def test_a_port_in_use_is_refused_by_the_chief_and_the_launcher(tmp_path):
 
 
 def refusal(argv: list[str], capsys) -> str:
-    """The words a refused command answers with: its SystemExit, or its exit code 2 and stderr."""
+    """The words a refused command answers with: exit code 2, one message on stderr."""
     if "optuna" in argv and "--kind" not in argv[argv.index("--directory") :]:
         at = argv.index("--kind")  # SEARCH's KerasTuner kind: an Optuna study takes none
         argv = argv[:at] + argv[at + 2 :]
-    try:
-        code = search.main(argv)
-    except SystemExit as exc:
-        return str(exc)
+    code = search.main(argv)
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.startswith("python -m lab.search: "), err
@@ -211,6 +208,23 @@ def test_a_worker_never_overwrites_the_search(tmp_path, monkeypatch):
             overwrite=True,
         )
     assert (tmp_path / "s" / "keep.txt").exists()
+
+
+def test_a_log_is_read_without_tensorflow_s_start_up_notices(tmp_path):
+    log = tmp_path / "chief.log"
+    log.write_text(
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796691166.282705   30924 port.cc:153] oneDNN custom operations are on.\n"
+        "[00:52:48] chief serving the search in runs/x on 127.0.0.1:8470\n"
+        "W0000 00:00:1796691167.9   30924 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n"
+        "To enable the following instructions: AVX2, in other operations, rebuild TensorFlow.\n"
+        "[00:52:52] tuner1 runs trial 0\n"
+    )
+    assert cluster.read_log(log).splitlines() == [
+        "[00:52:48] chief serving the search in runs/x on 127.0.0.1:8470",
+        "[00:52:52] tuner1 runs trial 0",
+    ]
+    assert cluster.read_log(tmp_path / "missing.log") == ""
 
 
 def test_half_set_environment_is_answered_in_words(monkeypatch):

@@ -101,23 +101,25 @@ class _WorkerWatch:
                     )
 
 
-def _alive_elsewhere(record: dict[str, Any], path: Path, fresh: float) -> bool:
-    """Whether the process that wrote `record` (a chief's or a worker's) still runs and is not this
-    one: on this machine, its process id is alive; on another, its file was written in the last
-    `fresh` seconds."""
-    if record.get("host") == socket.gethostname():
-        pid = record.get("pid")
-        if not isinstance(pid, int) or pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # another user's process
-            return True
-        return True
+def _runs_here(record: dict[str, Any]) -> bool:
+    """Whether the process that wrote `record` (a chief's or a worker's) runs on this machine and
+    is alive, and is not this one."""
+    pid = record.get("pid")
+    if record.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return False
     try:
-        return time.time() - path.stat().st_mtime < fresh
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _beat_lately(path: Path) -> bool:
+    """Whether a heartbeat file from another machine was written in the last five beats."""
+    try:
+        return time.time() - path.stat().st_mtime < 5 * BEAT
     except OSError:
         return False
 
@@ -133,7 +135,7 @@ def run_chief(tuner, where: Role, fit: dict[str, Any]) -> None:
         before
         and not before.get("finished")
         # on this machine its process must still run; on another, only its port can tell
-        and (before.get("host") != socket.gethostname() or _alive_elsewhere(before, Path(), fresh=0))
+        and (before.get("host") != socket.gethostname() or _runs_here(before))
         and reachable(str(before.get("ip")), int(before.get("port") or 0))
     ):
         raise DistributedSearchError(
@@ -261,7 +263,8 @@ def run_worker(tuner, where: Role, fit: dict[str, Any]) -> list[str]:
         other = json.loads(heart.path.read_text())
     except (OSError, ValueError):
         other = {}
-    if other and _alive_elsewhere(other, heart.path, fresh=5 * BEAT):
+    here = other.get("host") == socket.gethostname()
+    if other and (_runs_here(other) if here else _beat_lately(heart.path)):
         raise DistributedSearchError(
             f"{where.tuner_id} already runs in this search (process {other.get('pid')} on "
             f"{other.get('host')}): two workers with one id would train the same trials. Give this "
